@@ -1,0 +1,100 @@
+"""Reading requests as Elasticsearch does: JSON bodies, media types and query parameters.
+
+`@rest(body=..., query=...)` states a view's contract above it, as the reference's REST
+handlers do: a body a route does not take, or a query parameter it does not know, is a 400.
+"""
+
+import functools
+import json
+
+from flask import current_app, request
+
+from app.exceptions import BadRequest, ParseFailed, RestError
+from app.schemas import loading
+from app.schemas.loading import StrictSchema
+from app.storage import Storage
+
+# Media types ES reads as JSON (the compatible-with parameter does not change the JSON).
+JSON_MEDIA_TYPES = {"application/json", "application/vnd.elasticsearch+json"}
+# Parameters every ES route accepts; they shape the response (app.api.responses).
+RESPONSE_PARAMETERS = frozenset({"pretty", "human", "error_trace", "filter_path", "format"})
+
+
+class UnsupportedMediaType(RestError):
+    status = 406
+    error_type = "media_type_header_exception"
+
+
+def store() -> Storage:
+    return current_app.extensions["connector_storage"]
+
+
+def rest(*, body: StrictSchema | None = None, body_required: bool = True,
+         query: StrictSchema | None = None, params: frozenset[str] = frozenset()):
+    """Loads and validates the request before the view runs.
+
+    The view receives `body=` (a dict; `{}` when an optional body is absent) if a body schema
+    is given, and `query=` if a query schema is given. `params` names plain parameters the
+    view reads itself from `request.args`.
+    """
+
+    def decorate(view):
+        allowed = set(params) | RESPONSE_PARAMETERS
+        if query is not None:
+            allowed |= {f.data_key or name for name, f in query.fields.items()}
+
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            data = json_body()
+            if body is not None:
+                if data is None and body_required:
+                    raise ParseFailed("request body is required", error_type="parse_exception")
+                kwargs["body"] = loading.load_body(body, {} if data is None else data)
+            unknown = sorted(set(request.args) - allowed)
+            if unknown:
+                noun = "parameter" if len(unknown) == 1 else "parameters"
+                raise BadRequest(f"request [{request.path}] contains unrecognized {noun}: "
+                                 f"[{', '.join(unknown)}]")
+            if body is None and data is not None:
+                raise BadRequest(f"request [{request.method} {request.path}] does not support "
+                                 "having a body")
+            if query is not None:
+                kwargs["query"] = loading.load_query(query, query_args())
+            return view(*args, **kwargs)
+
+        wrapper.rest_contract = {"body": body, "query": query, "params": params,
+                                 "body_required": body_required}
+        return wrapper
+
+    return decorate
+
+
+def json_body():
+    """The request's parsed JSON; None when the body is empty, whatever its Content-Type
+    (workers send body-less PUTs as application/octet-stream)."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return None
+    if request.mimetype and request.mimetype not in JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType(f"Content-Type header [{request.content_type}] is not supported")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ParseFailed(f"Failed to parse the request body as JSON: {err}") from None
+
+
+def query_args() -> dict:
+    return {key: values if len(values) > 1 else values[0]
+            for key, values in request.args.lists() if key not in RESPONSE_PARAMETERS}
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """A boolean query parameter as ES reads it: `true`, `false`, or present without a value."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if value in ("", "true"):
+        return True
+    if value == "false":
+        return False
+    raise BadRequest(f"Failed to parse value [{value}] as only [true] or [false] are allowed.")

@@ -1,0 +1,89 @@
+"""Service configuration: every environment variable, its default and its type."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def as_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    if isinstance(value, list):
+        return value
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _env(name: str, default: Any, convert=str):
+    return field(default=default, metadata={"env": name, "convert": convert})
+
+
+@dataclass
+class Config:
+    """Read once from the environment by `Config.from_env()`; a mapping may override any field."""
+
+    # Elasticsearch
+    ELASTICSEARCH_URL: str = _env("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    ELASTICSEARCH_API_KEY: str = _env("ELASTICSEARCH_API_KEY", "")
+    ELASTICSEARCH_USERNAME: str = _env("ELASTICSEARCH_USERNAME", "")
+    ELASTICSEARCH_PASSWORD: str = _env("ELASTICSEARCH_PASSWORD", "")
+    ELASTICSEARCH_CA_CERTS: str = _env("ELASTICSEARCH_CA_CERTS", "")
+    ELASTICSEARCH_VERIFY_CERTS: bool = _env("ELASTICSEARCH_VERIFY_CERTS", True, as_bool)
+    # Seconds before a call to Elasticsearch gives up and the caller gets a 503.
+    ELASTICSEARCH_REQUEST_TIMEOUT: float = _env("ELASTICSEARCH_REQUEST_TIMEOUT", 10.0, float)
+    ELASTICSEARCH_MAX_CONNECTIONS: int = _env("ELASTICSEARCH_MAX_CONNECTIONS", 64, int)
+
+    # Indices
+    CONNECTORS_INDEX: str = _env("CONNECTORS_INDEX", ".elastic-connectors")
+    SYNC_JOBS_INDEX: str = _env("SYNC_JOBS_INDEX", ".elastic-connectors-sync-jobs")
+    # Install index templates and create the indices when the service starts.
+    INSTALL_TEMPLATES_ON_START: bool = _env("INSTALL_TEMPLATES_ON_START", True, as_bool)
+
+    # Behaviour
+    # A guarded read-modify-write re-reads and re-checks at most this many times on conflicts.
+    CONFLICT_RETRIES: int = _env("CONFLICT_RETRIES", 10, int)
+    # Jobs whose last_seen is older than this many seconds count as stale (the connectors
+    # framework's own idle threshold is 300 s).
+    STALE_JOB_SECONDS: int = _env("STALE_JOB_SECONDS", 300, int)
+    REDACT_SECRETS: bool = _env("REDACT_SECRETS", True, as_bool)
+    # Largest request body accepted on _connector routes, in bytes.
+    MAX_BODY_BYTES: int = _env("MAX_BODY_BYTES", 1_048_576, int)
+    # Forward requests that are not _connector* to Elasticsearch.
+    FORWARD_OTHER_ROUTES: bool = _env("FORWARD_OTHER_ROUTES", True, as_bool)
+
+    # Callers' authentication (for _connector* routes)
+    AUTH_MODE: str = _env("AUTH_MODE", "none")
+    AUTH_API_KEYS: list = _env("AUTH_API_KEYS", (), as_list)
+    AUTH_BASIC_USERS: list = _env("AUTH_BASIC_USERS", (), as_list)
+    CORS_ALLOWED_ORIGINS: list = _env("CORS_ALLOWED_ORIGINS", (), as_list)
+
+    # HTTP server (scripts/serve)
+    HOST: str = _env("HOST", "127.0.0.1")
+    PORT: int = _env("PORT", 8080, int)
+
+    TESTING: bool = _env("TESTING", False, as_bool)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            if name in environ:
+                values[f.name] = f.metadata["convert"](environ[name])
+        return cls(**values)
+
+    def override(self, mapping: Mapping[str, Any]) -> "Config":
+        known = {f.name: f for f in fields(self)}
+        for key, value in mapping.items():
+            if key in known:
+                convert = known[key].metadata["convert"]
+                setattr(self, key, convert(value) if isinstance(value, str) else value)
+        return self
+
+    def as_flask_config(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -1,0 +1,1 @@
+"""marshmallow schemas for request bodies and query strings, one module per resource."""

@@ -1,0 +1,84 @@
+"""Field types shared by the schemas: instants, counts, enums and comma-separated lists."""
+
+from marshmallow import ValidationError, fields
+
+from app.clock import format_instant, parse_instant
+
+# Counters are mapped as `integer`: a larger value would fail to index.
+MAX_INTEGER = 2**31 - 1
+
+
+class Instant(fields.Field):
+    """An instant as ES parses it (`strict_date_optional_time||epoch_millis`), stored in ES's
+    own printed form: UTC, `Z`, three to nine fraction digits (`.000Z` stays `.000Z`)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid instant.")
+        try:
+            return format_instant(parse_instant(value))
+        except ValueError:
+            raise ValidationError(
+                f"failed to parse date field [{value}] with format "
+                "[strict_date_optional_time||epoch_millis]") from None
+
+
+class Count(fields.Integer):
+    """A document count or volume: a JSON integer, not negative, that fits the `integer` mapping."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        number = super()._validated(value)
+        if number < 0:
+            raise ValidationError(f"[{self.name}] cannot be negative.")
+        if number > MAX_INTEGER:
+            raise ValidationError(f"[{self.name}] must be at most {MAX_INTEGER}.")
+        return number
+
+
+class Enum(fields.String):
+    """One of an enum's wire values, matched case-insensitively as ES does, stored lower-case."""
+
+    def __init__(self, enum, *, type_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.values = [member.value for member in enum]
+        self.type_name = type_name
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text.lower() not in self.values:
+            raise ValidationError(f"Unknown {self.type_name} [{text}].")
+        return text.lower()
+
+
+class CommaList(fields.Field):
+    """A query-string list, `a,b` (or the parameter repeated), each value an enum's wire value."""
+
+    def __init__(self, enum, *, type_name: str, **kwargs):
+        super().__init__(**kwargs)
+        self.values = [member.value for member in enum]
+        self.type_name = type_name
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        texts = value if isinstance(value, list) else [value]
+        items = [item for text in texts for item in str(text).split(",") if item != ""]
+        for item in items:
+            if item.lower() not in self.values:
+                raise ValidationError(f"Unknown {self.type_name} [{item}].")
+        return [item.lower() for item in items]
+
+
+class QueryInt(fields.Integer):
+    """An integer query parameter, with ES's messages for text and negative values."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"Failed to parse int parameter [{attr}] with value [{value}]") from None
+        if number < 0:
+            raise ValidationError(f"Parameter [{attr}] cannot be < 0")
+        return number

@@ -1,0 +1,33 @@
+"""The one shape of every read-modify-write: read, check, write guarded by the tokens read."""
+
+from collections.abc import Callable
+
+from app.exceptions import TooManyConflicts
+from app.storage import DocumentMissing, Storage, StoredDoc, VersionConflict
+
+
+def guarded_update(store: Storage, index: str, doc_id: str,
+                   change: Callable[[dict], dict], *, not_found: Callable[[], Exception],
+                   refresh: bool = False) -> tuple[StoredDoc, StoredDoc]:
+    """Applies `change(source) -> partial` to the latest version of a document.
+
+    `change` checks the document's state and raises when the change is not allowed. On a
+    version conflict the document is read and checked again, never written blindly: a
+    second claimer sees the job as claimed. Gives up with TooManyConflicts after
+    `store.conflict_retries` lost races. Returns the document as read and the partial written.
+    """
+    for _ in range(store.conflict_retries):
+        doc = store.get(index, doc_id)
+        if doc is None:
+            raise not_found()
+        partial = change(doc.source)
+        try:
+            written = store.update(index, doc_id, partial, seq_no=doc.seq_no,
+                                   primary_term=doc.primary_term, refresh=refresh)
+        except VersionConflict:
+            continue
+        except DocumentMissing:
+            raise not_found() from None
+        return doc, written
+    raise TooManyConflicts(
+        f"[{doc_id}] changed concurrently {store.conflict_retries} times in a row; retry the request")

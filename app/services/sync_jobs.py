@@ -1,0 +1,191 @@
+"""Sync-job operations, named after the reference APIs. No Flask here."""
+
+from elasticsearch.dsl import Q, Search
+
+from app import clock
+from app.exceptions import (
+    ConnectorNotFound,
+    InvalidStatusTransition,
+    StatusConflict,
+    SyncJobNotFound,
+)
+from app.job_states import (
+    TERMINAL_STATUSES,
+    JobStatus,
+    JobType,
+    can_transition,
+    cancel_target,
+)
+from app.services import connectors
+from app.services.guarded import guarded_update
+from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc
+
+ACCESS_CONTROL_INDEX_PREFIX = ".search-acl-filter-"
+
+
+def create(store: Storage, connector_id: str, job_type: str, trigger_method: str) -> str:
+    """Create connector sync job: a pending job holding a snapshot of its connector."""
+    connector = connectors.get_source(store, connector_id)
+    if connector is None:
+        raise ConnectorNotFound(connector_id, when="sync")
+    if not connector.get("index_name"):
+        raise StatusConflict(
+            f"Cannot start a sync for connector [{connector_id}] with no index attached. "
+            "Set the [index_name] property for the connector to enable syncing data.")
+    if not connector.get("service_type"):
+        raise StatusConflict(
+            f"Cannot start a sync for connector [{connector_id}] with [service_type] not "
+            "defined. Set the service type of your connector before starting the sync.")
+    now = clock.now()
+    # As the reference writes it: fields that later calls set are absent, not null.
+    job = {
+        "connector": connector_snapshot(connector_id, connector, job_type),
+        "created_at": now,
+        "deleted_document_count": 0,
+        "indexed_document_count": 0,
+        "indexed_document_volume": 0,
+        "job_type": job_type,
+        "last_seen": now,
+        "metadata": {},
+        "status": JobStatus.PENDING.value,
+        "total_document_count": 0,
+        "trigger_method": trigger_method,
+    }
+    # Refreshed so that a list or a worker's own search finds the new job at once.
+    return store.create(SYNC_JOBS_INDEX, job, refresh=True).id
+
+
+def connector_snapshot(connector_id: str, connector: dict, job_type: str) -> dict:
+    """The connector as the job sees it: the active rules of its first filtering entry, and
+    for access-control jobs the connector's access-control index. Null fields are left out."""
+    index_name = connector["index_name"]
+    if job_type == JobType.ACCESS_CONTROL:
+        index_name = ACCESS_CONTROL_INDEX_PREFIX + index_name
+    filtering = connector.get("filtering") or []
+    snapshot = {
+        "id": connector_id,
+        "filtering": filtering[0].get("active") if filtering else None,
+        "index_name": index_name,
+        "language": connector.get("language"),
+        "pipeline": connector.get("pipeline"),
+        "service_type": connector.get("service_type"),
+        "configuration": connector.get("configuration") or {},
+    }
+    return {key: value for key, value in snapshot.items() if value is not None}
+
+
+def get(store: Storage, job_id: str) -> dict:
+    """Get connector sync job."""
+    doc = store.get(SYNC_JOBS_INDEX, job_id)
+    if doc is None:
+        raise SyncJobNotFound(job_id)
+    return with_id(doc)
+
+
+def with_id(doc: StoredDoc) -> dict:
+    return {"id": doc.id, **doc.source}
+
+
+def list_jobs(store: Storage, *, from_: int = 0, size: int = 100, connector_id: str | None = None,
+              status: list[str] | None = None, job_type: list[str] | None = None
+              ) -> tuple[int, list[dict]]:
+    """List connector sync jobs, newest first; `count` is the number of all matches."""
+    search = Search().sort({"created_at": {"order": "desc"}})
+    if connector_id:
+        search = search.filter(Q("term", **{"connector.id": connector_id}))
+    if status:
+        search = search.filter(Q("terms", status=status))
+    if job_type:
+        search = search.filter(Q("terms", job_type=job_type))
+    body = search[from_:from_ + size].to_dict()
+    total, hits = store.search(SYNC_JOBS_INDEX, body)
+    return total, [with_id(hit) for hit in hits]
+
+
+def delete(store: Storage, job_id: str) -> None:
+    """Delete connector sync job."""
+    if not store.delete(SYNC_JOBS_INDEX, job_id, refresh=True):
+        raise SyncJobNotFound(job_id)
+
+
+def _update(store: Storage, job_id: str, change, *, refresh: bool = False,
+            heartbeat: bool = False):
+    return guarded_update(store, SYNC_JOBS_INDEX, job_id, change, refresh=refresh,
+                          not_found=lambda: SyncJobNotFound(job_id, after_update=heartbeat))
+
+
+def _require_open(job_id: str, job: dict, action: str) -> None:
+    """Heartbeats and stats may not rewrite a finished job (the reference allows it)."""
+    if job.get("status") in TERMINAL_STATUSES:
+        raise StatusConflict(
+            f"Cannot {action} connector sync job [{job_id}] with status [{job['status']}]: "
+            "the job has finished.")
+
+
+def check_in(store: Storage, job_id: str) -> None:
+    """Check in connector sync job: `last_seen` becomes now."""
+
+    def change(job: dict) -> dict:
+        _require_open(job_id, job, "check in")
+        return {"last_seen": clock.now()}
+
+    _update(store, job_id, change, heartbeat=True)
+
+
+def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> None:
+    """Claim connector sync job: pending or suspended → in_progress, for one worker only."""
+
+    def change(job: dict) -> dict:
+        _require_transition(job, JobStatus.IN_PROGRESS)
+        now = clock.now()
+        partial = {"status": JobStatus.IN_PROGRESS.value, "worker_hostname": worker_hostname,
+                   "started_at": now, "last_seen": now}
+        if sync_cursor is not None:
+            partial["connector"] = {"sync_cursor": sync_cursor}
+        return partial
+
+    _update(store, job_id, change, refresh=True)
+
+
+def cancel(store: Storage, job_id: str) -> str:
+    """Cancel connector sync job. Returns the status the job moved to."""
+
+    def change(job: dict) -> dict:
+        target = cancel_target(job.get("status", ""))
+        _require_transition(job, target)
+        now = clock.now()
+        if target == JobStatus.CANCELED:
+            return {"status": target.value, "cancelation_requested_at": now,
+                    "canceled_at": now, "completed_at": now}
+        return {"status": target.value, "cancelation_requested_at": now}
+
+    _, written = _update(store, job_id, change, refresh=True)
+    return written.source["status"]
+
+
+def set_error(store: Storage, job_id: str, error: str) -> None:
+    """Set a connector sync job error: in_progress or canceling → error."""
+
+    def change(job: dict) -> dict:
+        _require_transition(job, JobStatus.ERROR)
+        return {"status": JobStatus.ERROR.value, "error": error}
+
+    _update(store, job_id, change, refresh=True)
+
+
+def set_stats(store: Storage, job_id: str, stats: dict) -> None:
+    """Set the connector sync job stats; `last_seen` defaults to now."""
+
+    def change(job: dict) -> dict:
+        _require_open(job_id, job, "update the stats of")
+        partial = {key: value for key, value in stats.items() if value is not None}
+        partial.setdefault("last_seen", clock.now())
+        return partial
+
+    _update(store, job_id, change, heartbeat=True)
+
+
+def _require_transition(job: dict, target: JobStatus) -> None:
+    current = job.get("status", "")
+    if not can_transition(current, target):
+        raise InvalidStatusTransition(current, target.value)
