@@ -67,3 +67,34 @@ def wipe(es: Elasticsearch) -> None:
         if hits:
             es.bulk(operations=[{"delete": {"_index": index, "_id": h["_id"]}} for h in hits],
                     refresh=True)
+
+
+@pytest.fixture
+def es_connector_fields(es):
+    """Sets fields of a stored connector directly, as a worker or Kibana would."""
+    from app.storage import CONNECTORS_INDEX
+
+    def update(connector_id: str, **fields):
+        es.update(index=CONNECTORS_INDEX, id=connector_id, doc=fields, refresh=True)
+
+    return update
+
+
+@pytest.fixture
+def set_status(es):
+    """Puts a stored job into a status directly, as a worker finishing it would."""
+    from app.storage import SYNC_JOBS_INDEX
+
+    def update(job_id: str, status: str):
+        es.update(index=SYNC_JOBS_INDEX, id=job_id, doc={"status": status}, refresh=True)
+
+    return update
+
+
+@pytest.fixture(scope="session")
+def live_url(app):
+    """The test app over real HTTP, for races between many connections."""
+    from tests.live_server import serving
+
+    with serving(app) as url:
+        yield url
