@@ -82,3 +82,20 @@ class QueryInt(fields.Integer):
         if number < 0:
             raise ValidationError(f"Parameter [{attr}] cannot be < 0")
         return number
+
+
+_TIME_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Duration(fields.Field):
+    """A time value as ES writes them (`300s`, `5m`, `2h`, `1d`, `500ms`), loaded as seconds."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = str(value).strip()
+        for unit in sorted(_TIME_UNITS, key=len, reverse=True):
+            number = text[: -len(unit)]
+            if text.endswith(unit) and number.isdigit():
+                return int(number) * _TIME_UNITS[unit]
+        raise ValidationError(
+            f"failed to parse setting [{attr}] with value [{value}] as a time value: "
+            "unit is missing or unrecognized (use d, h, m, s or ms)")

@@ -3,7 +3,7 @@
 from marshmallow import ValidationError, fields, validates_schema
 
 from app.job_states import JobStatus, JobType, TriggerMethod
-from app.schemas.fields import CommaList, Count, Enum, Instant, QueryInt
+from app.schemas.fields import CommaList, Count, Duration, Enum, Instant, QueryInt
 from app.schemas.loading import StrictSchema
 
 MAX_RESULT_WINDOW = 10_000
@@ -68,3 +68,28 @@ class ListSyncJobsQuery(StrictSchema):
         if data.get("from_", 0) + data.get("size", 0) > MAX_RESULT_WINDOW:
             raise ValidationError(
                 f"The sum of parameters [from] and [size] cannot be higher than {MAX_RESULT_WINDOW}.")
+
+
+class StaleJobsQuery(StrictSchema):
+    """Which jobs count as stale: running, and silent for longer than `older_than`."""
+
+    parser = "stale_connector_sync_jobs"
+
+    older_than = Duration()
+    connector_id = fields.String()
+    from_ = QueryInt(data_key="from", load_default=0)
+    size = QueryInt(load_default=100)
+
+
+class CancelAllQuery(StrictSchema):
+    """How many jobs one call may change at most; the rest are reported as remaining."""
+
+    parser = "cancel_connector_sync_jobs"
+
+    max_jobs = QueryInt(load_default=1000)
+
+
+class FailStaleQuery(CancelAllQuery):
+    parser = "fail_stale_connector_sync_jobs"
+
+    older_than = Duration()

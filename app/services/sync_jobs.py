@@ -163,6 +163,34 @@ def cancel(store: Storage, job_id: str) -> str:
     return written.source["status"]
 
 
+# Statuses a cancel-all acts on: what Kibana cancels one job at a time before deleting a connector.
+OPEN_STATUSES = (JobStatus.PENDING.value, JobStatus.IN_PROGRESS.value, JobStatus.SUSPENDED.value)
+
+
+def cancel_all(store: Storage, connector_id: str, *, max_jobs: int = 1000) -> dict:
+    """Cancels every open job of a connector (an extension), each through the same guarded
+    transition as `cancel`: a job that finishes meanwhile is reported as skipped, never
+    overwritten. At most `max_jobs` are handled; the rest are counted as remaining."""
+    if connectors.get_source(store, connector_id) is None:
+        raise ConnectorNotFound(connector_id)
+    search = (Search()
+              .filter(Q("term", **{"connector.id": connector_id}))
+              .filter(Q("terms", status=OPEN_STATUSES))
+              .sort({"created_at": {"order": "asc"}}))
+    total, hits = store.search(SYNC_JOBS_INDEX, search[:max_jobs].to_dict())
+    results = []
+    for hit in hits:
+        try:
+            results.append({"id": hit.id, "outcome": cancel(store, hit.id)})
+        except InvalidStatusTransition as err:
+            results.append({"id": hit.id, "outcome": "skipped", "reason": err.reason})
+        except SyncJobNotFound:
+            results.append({"id": hit.id, "outcome": "skipped", "reason": "deleted meanwhile"})
+    counts = {outcome: sum(r["outcome"] == outcome for r in results)
+              for outcome in ("canceled", "canceling", "skipped")}
+    return {**counts, "remaining": max(total - len(hits), 0), "results": results}
+
+
 def set_error(store: Storage, job_id: str, error: str) -> None:
     """Set a connector sync job error: in_progress or canceling → error."""
 

@@ -1,0 +1,38 @@
+"""Routes beyond the reference: stale jobs and cancel-all. Paths that no reference route
+(and no generated job id, always 20 characters) can take."""
+
+from flask import Blueprint, current_app, jsonify
+
+from app.api.requests import rest, store
+from app.schemas.sync_jobs import CancelAllQuery, FailStaleQuery, StaleJobsQuery
+from app.services import stale_jobs, sync_jobs
+
+bp = Blueprint("extensions", __name__, url_prefix="/_connector")
+
+
+def _older_than(query: dict) -> float:
+    return query.get("older_than") or current_app.config["STALE_JOB_SECONDS"]
+
+
+@bp.get("/_sync_job/_stale")
+@rest(query=StaleJobsQuery())
+def list_stale_sync_jobs(query):
+    """List running jobs that sent no check-in or stats for `older_than` (default 300s)."""
+    count, results = stale_jobs.list_stale(
+        store(), _older_than(query), connector_id=query.get("connector_id"),
+        from_=query["from_"], size=query["size"])
+    return jsonify(count=count, results=results)
+
+
+@bp.post("/_sync_job/_stale/_error")
+@rest(query=FailStaleQuery())
+def fail_stale_sync_jobs(query):
+    """Move every stale job to `error`, each under the guard; reports how many moved."""
+    return jsonify(stale_jobs.fail_stale(store(), _older_than(query), max_jobs=query["max_jobs"]))
+
+
+@bp.put("/<connector_id>/_sync_job/_cancel")
+@rest(query=CancelAllQuery())
+def cancel_connector_sync_jobs(connector_id: str, query):
+    """Cancel every pending, in-progress and suspended job of a connector."""
+    return jsonify(sync_jobs.cancel_all(store(), connector_id, max_jobs=query["max_jobs"]))
