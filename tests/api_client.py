@@ -45,6 +45,20 @@ class ApiClient:
     def last_sync(self, connector_id: str, body: dict, expect: int = 200):
         return self.call("PUT", f"/_connector/{connector_id}/_last_sync", body, expect=expect)
 
+    def list_connectors(self, expect: int = 200, **query):
+        return self.call("GET", "/_connector", expect=expect, query=query)
+
+    def delete_connector(self, connector_id: str, expect: int = 200, **query):
+        return self.call("DELETE", f"/_connector/{connector_id}", expect=expect, query=query)
+
+    def check_in_connector(self, connector_id: str, expect: int = 200):
+        return self.call("PUT", f"/_connector/{connector_id}/_check_in", expect=expect)
+
+    def update_connector(self, connector_id: str, route: str, body: dict | None = None,
+                         expect: int = 200):
+        """PUT /_connector/<id>/<route> (`_pipeline`, `_filtering/_validation`, ...)."""
+        return self.call("PUT", f"/_connector/{connector_id}/{route}", body, expect=expect)
+
     # Sync jobs
 
     def post_sync_job(self, connector_id: str, expect: int = 201, **fields):

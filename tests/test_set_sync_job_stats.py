@@ -134,3 +134,9 @@ def test_each_mandatory_count_is_required(api, job_id, missing):
 def test_stats_for_unknown_job_is_404(api):
     body = put_stats(api, "non-existing-sync-job-id", REQUIRED, expect=404)
     assert body["error"]["reason"] == "connector sync job [non-existing-sync-job-id] not found"
+
+
+def test_epoch_millis_too_large_for_a_date_is_400(api, es, job_id):
+    before = stored_job(es, job_id)
+    put_stats(api, job_id, {**REQUIRED, "last_seen": "99999999999999999999"}, expect=400)
+    assert stored_job(es, job_id) == before

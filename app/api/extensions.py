@@ -4,6 +4,7 @@
 from flask import Blueprint, current_app, jsonify
 
 from app.api.requests import rest, store
+from app.api.sync_jobs import present
 from app.schemas.sync_jobs import CancelAllQuery, FailStaleQuery, StaleJobsQuery
 from app.services import stale_jobs, sync_jobs
 
@@ -21,7 +22,7 @@ def list_stale_sync_jobs(query):
     count, results = stale_jobs.list_stale(
         store(), _older_than(query), connector_id=query.get("connector_id"),
         from_=query["from_"], size=query["size"])
-    return jsonify(count=count, results=results)
+    return jsonify(count=count, results=[present(job) for job in results])
 
 
 @bp.post("/_sync_job/_stale/_error")

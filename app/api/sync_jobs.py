@@ -1,6 +1,6 @@
 """Routes under /_connector/_sync_job: the connector sync job APIs."""
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from app.api.requests import rest, store
 from app.schemas.sync_jobs import (
@@ -11,10 +11,16 @@ from app.schemas.sync_jobs import (
     SyncJobStatsSchema,
 )
 from app.services import sync_jobs
+from app.services.redaction import redact_job
 
 bp = Blueprint("sync_jobs", __name__, url_prefix="/_connector/_sync_job")
 
 UPDATED = {"result": "updated"}
+
+
+def present(job: dict) -> dict:
+    """A job as answered: secrets redacted unless the operator turned that off."""
+    return redact_job(job) if current_app.config["REDACT_SECRETS"] else job
 
 
 @bp.post("")
@@ -33,14 +39,14 @@ def list_sync_jobs(query):
         store(), from_=query["from_"], size=query["size"],
         connector_id=query.get("connector_id"), status=query.get("status"),
         job_type=query.get("job_type"))
-    return jsonify(count=count, results=results)
+    return jsonify(count=count, results=[present(job) for job in results])
 
 
 @bp.get("/<job_id>")
 @rest()
 def get_sync_job(job_id: str):
     """Get connector sync job."""
-    return jsonify(sync_jobs.get(store(), job_id))
+    return jsonify(present(sync_jobs.get(store(), job_id)))
 
 
 @bp.delete("/<job_id>")

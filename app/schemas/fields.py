@@ -17,7 +17,7 @@ class Instant(fields.Field):
             raise ValidationError("Not a valid instant.")
         try:
             return format_instant(parse_instant(value))
-        except ValueError:
+        except (ValueError, OverflowError, OSError):  # OverflowError: epoch millis too large
             raise ValidationError(
                 f"failed to parse date field [{value}] with format "
                 "[strict_date_optional_time||epoch_millis]") from None
