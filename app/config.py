@@ -44,8 +44,9 @@ class Config:
     INSTALL_TEMPLATES_ON_START: bool = _env("INSTALL_TEMPLATES_ON_START", True, as_bool)
 
     # Behaviour
-    # A guarded read-modify-write re-reads and re-checks at most this many times on conflicts.
-    CONFLICT_RETRIES: int = _env("CONFLICT_RETRIES", 10, int)
+    # A guarded read-modify-write re-reads and re-checks at most this many times on conflicts:
+    # more than the concurrent writers one document sees, so only a pile-up ends in a 429.
+    CONFLICT_RETRIES: int = _env("CONFLICT_RETRIES", 32, int)
     # Jobs whose last_seen is older than this many seconds count as stale (the connectors
     # framework's own idle threshold is 300 s).
     STALE_JOB_SECONDS: int = _env("STALE_JOB_SECONDS", 300, int)
@@ -54,11 +55,24 @@ class Config:
     MAX_BODY_BYTES: int = _env("MAX_BODY_BYTES", 1_048_576, int)
     # Forward requests that are not _connector* to Elasticsearch.
     FORWARD_OTHER_ROUTES: bool = _env("FORWARD_OTHER_ROUTES", True, as_bool)
+    # Forwarded requests carry the caller's own Authorization. True sends the service's
+    # ELASTICSEARCH_API_KEY / USERNAME instead, lending its rights to anyone who can reach it
+    # (a warning is logged at start-up); only for a service no one else can reach.
+    FORWARD_WITH_SERVICE_CREDENTIALS: bool = _env("FORWARD_WITH_SERVICE_CREDENTIALS", False, as_bool)
+    # Seconds a forwarded request may wait for Elasticsearch's answer (connecting is bounded by
+    # ELASTICSEARCH_REQUEST_TIMEOUT): a worker's _bulk or _refresh can take far longer than the
+    # service's own calls; the connectors framework itself waits 240 s.
+    FORWARD_REQUEST_TIMEOUT: float = _env("FORWARD_REQUEST_TIMEOUT", 120.0, float)
 
-    # Callers' authentication (for _connector* routes)
-    AUTH_MODE: str = _env("AUTH_MODE", "none")
+    # Callers' authentication on the service's own routes (app.security, docs/security.md).
+    # none | api_key | basic. Unset: api_key if AUTH_API_KEYS is set, basic if
+    # AUTH_BASIC_USERS is, none on a loopback HOST; on any other HOST the app refuses to start.
+    AUTH_MODE: str = _env("AUTH_MODE", "")
+    # Accepted `Authorization: ApiKey <key>` values, comma-separated.
     AUTH_API_KEYS: list = _env("AUTH_API_KEYS", (), as_list)
+    # Accepted `user:password` pairs for `Authorization: Basic`, comma-separated.
     AUTH_BASIC_USERS: list = _env("AUTH_BASIC_USERS", (), as_list)
+    # Browser origins (`https://host:port`, or `*`) allowed to call the service; empty: CORS off.
     CORS_ALLOWED_ORIGINS: list = _env("CORS_ALLOWED_ORIGINS", (), as_list)
 
     # HTTP server (scripts/serve)

@@ -1,0 +1,94 @@
+"""The catch-all route: every request the service does not answer itself goes to Elasticsearch.
+
+The service's own paths are `/`, `/_connector*` (with `/_connector_service/*`) and
+`/dashboard*`; for them an unknown path or method stays the service's own 404 or 405. Anything
+else (document reads and updates, `_search`, `_bulk`, index checks) is forwarded unchanged, so
+one URL serves a connectors worker completely. Elasticsearch authorizes it with the caller's
+own `Authorization` header (docs/worker.md).
+"""
+
+import logging
+import re
+from urllib.parse import quote, unquote
+
+from flask import Blueprint, Response, request
+from werkzeug.routing import PathConverter
+from werkzeug.wsgi import get_input_stream
+
+from app.api.requests import store
+from app.security import SERVICE_PATH_PREFIXES
+from app.storage import CONNECTORS_INDEX
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("forwarding", __name__)
+
+FORWARDED_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+# What `quote` leaves as it is in a path: RFC 3986 pchar and `/`.
+PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+class ForwardedPathConverter(PathConverter):
+    """A path that is not the service's own: the router never sends `/_connector*` or
+    `/dashboard*` here, so their unknown paths and methods stay the service's 404 and 405."""
+
+    regex = ("(?!" + "|".join(re.escape(prefix.lstrip("/")) for prefix in SERVICE_PATH_PREFIXES)
+             + ")" + PathConverter.regex)
+
+
+@bp.record_once
+def install(state) -> None:
+    # Before the route below is added: the rule needs its converter.
+    state.app.url_map.converters["forwarded"] = ForwardedPathConverter
+    if state.app.config.get("FORWARD_WITH_SERVICE_CREDENTIALS"):
+        log.warning("FORWARD_WITH_SERVICE_CREDENTIALS is on: forwarded requests use the "
+                    "service's own Elasticsearch credentials, whoever sends them")
+
+
+@bp.route("/<forwarded:path>", methods=FORWARDED_METHODS, provide_automatic_options=False)
+def forward(path: str):
+    """Sends the request to Elasticsearch and streams its answer back, status and body as is."""
+    storage = store()
+    if CONNECTORS_INDEX in path:
+        # A worker's preflight checks these indices: they must exist, with their aliases.
+        storage.ensure_ready()
+    body, content_length = request_body()
+    answer = storage.forwarder.forward(
+        request.method, raw_path(), request.environ.get("QUERY_STRING", ""),
+        request.headers.items(), body, content_length)
+    response = Response(answer.chunks(), status=answer.status, headers=answer.headers,
+                        direct_passthrough=True)
+    if not any(name.lower() == "content-type" for name, _ in answer.headers):
+        del response.headers["Content-Type"]  # not the default text/html Flask would add
+    response.call_on_close(answer.close)
+    return response
+
+
+def request_body():
+    """The body as a stream and its length (None when it arrives chunked); (None, None) when
+    there is none, such as an empty `application/octet-stream` PUT.
+
+    Not `request.stream`, which applies MAX_BODY_BYTES: that limit is for the service's own
+    routes; Elasticsearch applies its own (http.max_content_length), and _bulk bodies are large.
+    """
+    if request.content_length:
+        return get_input_stream(request.environ), request.content_length
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if chunked and request.environ.get("wsgi.input_terminated"):
+        return get_input_stream(request.environ), None
+    return None, None
+
+
+def raw_path() -> str:
+    """The path as the caller encoded it: an id with `%2F` must reach Elasticsearch as `%2F`,
+    not as a `/` (the WSGI PATH_INFO is already decoded)."""
+    environ = request.environ
+    decoded = environ.get("PATH_INFO", "")
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
+    raw = raw.split("?", 1)[0]
+    script = environ.get("SCRIPT_NAME", "")
+    if script and raw.startswith(script):
+        raw = raw[len(script):]
+    if raw and unquote(raw, encoding="latin-1") == decoded:
+        return raw
+    return quote(decoded, safe=PATH_SAFE, encoding="latin-1")
