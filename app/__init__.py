@@ -20,7 +20,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
 
+    # First: refuses unsafe settings before anything starts; its hooks run before all others.
+    register_security(app, settings)
     register_error_handlers(app)
+    register_input_limits(app)
     init_storage(app, settings)
     register_blueprints(app)
     register_commands(app)
@@ -30,6 +33,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_error_handlers(app: Flask) -> None:
     from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_security(app: Flask, settings: Config) -> None:
+    """Callers' authentication and CORS on the service's own routes (docs/security.md)."""
+    from app.security import register_security as register
+
+    register(app, settings)
+
+
+def register_input_limits(app: Flask) -> None:
+    """Body size and document ids checked before any view reads them."""
+    from app.api.limits import register
 
     register(app)
 
@@ -45,12 +62,24 @@ def init_storage(app: Flask, settings: Config) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import connectors, service, sync_jobs
+    from app.api import connectors, dashboard, extensions, service, sync_jobs
 
     app.register_blueprint(service.bp)
+    app.register_blueprint(dashboard.bp)
     # sync_jobs first: its static `_sync_job` paths win over `<connector_id>` routes.
     app.register_blueprint(sync_jobs.bp)
+    app.register_blueprint(extensions.bp)
     app.register_blueprint(connectors.bp)
+    register_forwarding(app)
+
+
+def register_forwarding(app: Flask) -> None:
+    """Last: its catch-all takes only what no route above serves (docs/worker.md)."""
+    if not app.config["FORWARD_OTHER_ROUTES"]:
+        return
+    from app.api import forwarding
+
+    app.register_blueprint(forwarding.bp)
 
 
 def register_commands(app: Flask) -> None:
@@ -60,6 +89,10 @@ def register_commands(app: Flask) -> None:
 
 
 def register_response_headers(app: Flask) -> None:
+    from app.api.responses import register_response_shaping
+
+    register_response_shaping(app)
+
     @app.after_request
     def elastic_product(response):
         # The official clients refuse a response without it.

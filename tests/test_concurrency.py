@@ -78,3 +78,47 @@ def test_concurrent_heartbeats_stats_cancel_and_error_lose_nothing(api, es, http
         assert "cancelation_requested_at" in job
     # After the error, reports are refused: any 400 among them came after it.
     assert set(statuses[:24]) <= {200, 400}
+
+
+def test_racing_puts_of_one_connector_all_succeed_and_one_body_wins(api, es, http, live_url):
+    url = f"{live_url}/_connector/raced"
+    bodies = [{"index_name": "search-raced", "name": f"name-{n}", "service_type": "s"}
+              for n in range(16)]
+    statuses = race(http, [(url, body) for body in bodies])
+    assert sorted(set(statuses)) in ([200, 201], [201]), statuses
+    assert statuses.count(201) <= 1
+    stored = es.get(index=".elastic-connectors", id="raced")["_source"]
+    assert stored["name"] in {body["name"] for body in bodies}
+
+
+def test_a_writer_that_loses_every_race_gets_429_and_writes_nothing(es, elasticsearch_url, http):
+    from app import create_app
+    from tests.api_client import ApiClient
+    from tests.live_server import serving
+
+    # One attempt only: every writer but the first to land loses its race and gives up.
+    app = create_app({"ELASTICSEARCH_URL": elasticsearch_url, "INSTALL_TEMPLATES_ON_START": False,
+                      "CONFLICT_RETRIES": 1})
+    api = ApiClient(app.test_client())
+    job_id = api.new_job(api.create_connector("contended"))
+    api.claim(job_id)
+    with serving(app) as url:
+        base = f"{url}/_connector/_sync_job/{job_id}/_stats"
+        bodies = [{"deleted_document_count": 0, "indexed_document_count": 0,
+                   "indexed_document_volume": 0, "metadata": {f"report_{n}": n}} for n in range(16)]
+        barrier = threading.Barrier(len(bodies))
+
+        def send(body):
+            barrier.wait()
+            response = http.request("PUT", base, body=json.dumps(body).encode(),
+                                    headers={"Content-Type": "application/json"}, retries=False)
+            return response.status, json.loads(response.data)
+
+        with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+            answers = list(pool.map(send, bodies))
+    refused = [n for n, (status, _) in enumerate(answers) if status == 429]
+    assert refused, "with one attempt, racing writers must lose"
+    assert all(answers[n][1]["error"]["type"] == "es_rejected_execution_exception" for n in refused)
+    metadata = stored_job(es, job_id)["metadata"]
+    assert all(f"report_{n}" not in metadata for n in refused)
+    assert all(f"report_{n}" in metadata for n, (status, _) in enumerate(answers) if status == 200)

@@ -46,16 +46,18 @@ def rest(*, body: StrictSchema | None = None, body_required: bool = True,
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             data = json_body()
+            # A JSON `null` is a body (refused as ES's parsers refuse it), not an absent one.
+            absent = data is None and not request.get_data(cache=True).strip()
             if body is not None:
-                if data is None and body_required:
+                if absent and body_required:
                     raise ParseFailed("request body is required", error_type="parse_exception")
-                kwargs["body"] = loading.load_body(body, {} if data is None else data)
+                kwargs["body"] = loading.load_body(body, {} if absent else data)
             unknown = sorted(set(request.args) - allowed)
             if unknown:
                 noun = "parameter" if len(unknown) == 1 else "parameters"
                 raise BadRequest(f"request [{request.path}] contains unrecognized {noun}: "
                                  f"[{', '.join(unknown)}]")
-            if body is None and data is not None:
+            if body is None and not absent:
                 raise BadRequest(f"request [{request.method} {request.path}] does not support "
                                  "having a body")
             if query is not None:

@@ -2,10 +2,11 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 
 from app.api.requests import store
 from app.exceptions import StorageUnavailable
+from app.storage import IndexLayoutConflict
 
 bp = Blueprint("service", __name__)
 
@@ -30,15 +31,33 @@ def root():
 
 @bp.get("/_connector_service/health")
 def health():
-    """Whether Elasticsearch answers and the index templates are installed; 503 if not."""
+    """Whether Elasticsearch answers, the templates are installed and the indices usable; 503 if not."""
     storage = store()
+    problem = None
     try:
         reachable = storage.ping()
         templates = reachable and storage.templates_installed()
+        if reachable:
+            storage.ensure_ready()
     except StorageUnavailable:
         reachable = templates = False
-    status = "green" if reachable and templates else "red"
+    except IndexLayoutConflict as conflict:
+        problem = conflict.reason
+    status = "green" if reachable and templates and not problem else "red"
     body = {"status": status, "elasticsearch": {"reachable": reachable},
             "index_templates": {"installed": templates},
+            "indices": {"usable": reachable and not problem, "problem": problem},
             "service": {"name": SERVICE_NAME, "version": service_version()}}
     return jsonify(body), 200 if status == "green" else 503
+
+
+@bp.get("/_connector_service/openapi.json")
+def openapi_document():
+    """The OpenAPI 3 document of every route this service answers (docs/openapi.md)."""
+    from app import openapi
+
+    document = current_app.extensions.get("openapi_document")
+    if document is None:
+        # Built on first use: by then every blueprint is registered.
+        document = current_app.extensions["openapi_document"] = openapi.build(current_app)
+    return jsonify(document)

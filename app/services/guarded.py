@@ -1,5 +1,7 @@
 """The one shape of every read-modify-write: read, check, write guarded by the tokens read."""
 
+import random
+import time
 from collections.abc import Callable
 
 from app.exceptions import TooManyConflicts
@@ -13,10 +15,15 @@ def guarded_update(store: Storage, index: str, doc_id: str,
 
     `change` checks the document's state and raises when the change is not allowed. On a
     version conflict the document is read and checked again, never written blindly: a
-    second claimer sees the job as claimed. Gives up with TooManyConflicts after
-    `store.conflict_retries` lost races. Returns the document as read and the partial written.
+    second claimer sees the job as claimed. Each lost race means another writer succeeded, so
+    with fewer concurrent writers than `store.conflict_retries` every call ends; past that it
+    gives up with TooManyConflicts (429), having written nothing. Returns the document as read
+    and the result of the write.
     """
-    for _ in range(store.conflict_retries):
+    for attempt in range(store.conflict_retries):
+        if attempt:
+            # A short random pause spreads out writers that lost to the same winner.
+            time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.05)))
         doc = store.get(index, doc_id)
         if doc is None:
             raise not_found()

@@ -1,0 +1,38 @@
+"""The sync-job dashboard: its page and assets, and the summary figures it reads.
+
+The page itself is a client of the public REST API only; the summary is the one read the
+list API cannot give cheaply. It lives under `/_connector_service/`, this service's own
+namespace, because any path under `/_connector/_sync_job/` could be a job id.
+"""
+
+from pathlib import Path
+
+from flask import Blueprint, jsonify
+
+from app.api.requests import rest, store
+from app.services import summary
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+# Everything the page loads comes from this service; nothing from elsewhere, nothing inline.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; "
+                           "img-src 'self'; connect-src 'self'; base-uri 'none'; "
+                           "form-action 'none'; frame-ancestors 'none'")
+
+bp = Blueprint("dashboard", __name__, static_folder=STATIC_DIR,
+               static_url_path="/dashboard/static")
+
+
+@bp.get("/dashboard")
+def dashboard_page():
+    """The dashboard: plain HTML whose script calls the REST API (assets in app/static/)."""
+    response = bp.send_static_file("dashboard.html")
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/_connector_service/sync_job_summary")
+@rest()
+def get_sync_job_summary():
+    """Jobs by status overall and per connector, with each connector's latest job."""
+    return jsonify(summary.sync_job_summary(store()))

@@ -1,0 +1,63 @@
+"""The limits Elasticsearch puts on a request before any handler reads it: the body's size
+and the document ids in the path. Checked here once, for every route of the service's own
+(forwarded requests are Elasticsearch's to check), so no view forgets."""
+
+from flask import Flask, current_app, request
+
+from app.exceptions import RestError, ValidationFailed
+from app.security import is_service_path
+
+# Elasticsearch refuses longer `_id`s (IndexRequest / UpdateRequest validation).
+MAX_ID_BYTES = 512
+
+
+class BodyTooLarge(RestError):
+    status = 413
+    error_type = "request_entity_too_large_exception"
+
+    def __init__(self, limit: int):
+        super().__init__(f"request body is larger than the limit of [{limit}] bytes")
+
+
+def register(app: Flask) -> None:
+    app.before_request(body_within_limit)
+    app.before_request(ids_are_document_ids)
+
+
+def body_within_limit() -> None:
+    """413 for a body over MAX_CONTENT_LENGTH, declared or chunked.
+
+    Werkzeug stops reading a chunked body at the limit without saying so, and the view would
+    parse a truncated body; reading one byte past the limit here tells the two apart.
+    """
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit or not is_service_path(request.path):
+        return  # forwarded bodies (_bulk) are Elasticsearch's to limit
+    if request.endpoint == "forwarding.forward":
+        return  # streamed to Elasticsearch, which applies its own http.max_content_length
+    if request.content_length is not None:
+        if request.content_length > limit:
+            raise BodyTooLarge(limit)
+        return
+    if "wsgi.input_terminated" not in request.environ:
+        return  # no length and no chunking: werkzeug reads no body at all
+    request.max_content_length = limit + 1
+    try:
+        data = request.get_data(cache=True)
+    finally:
+        request.max_content_length = limit
+    if len(data) > limit:
+        raise BodyTooLarge(limit)
+
+
+def ids_are_document_ids() -> None:
+    """400 for an id Elasticsearch would refuse: empty (`//` in the path) or over 512 bytes."""
+    if request.path.startswith("/_connector") and "//" in request.path:
+        raise ValidationFailed(["id is missing"])
+    for name, value in (request.view_args or {}).items():
+        if not (name.endswith("_id") and isinstance(value, str)):
+            continue
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if size > MAX_ID_BYTES:
+            raise ValidationFailed([f"id [{value}] is too long, must be no longer than "
+                                    f"{MAX_ID_BYTES} bytes but was: {size}"])

@@ -1,0 +1,247 @@
+"""Who may call the service's own routes, and which browser origins may read its answers.
+
+The service's own routes are `/`, `/_connector*` (which includes `/_connector_service/*`) and
+`/dashboard*`; anything else is forwarded to Elasticsearch, which authorizes it itself with the
+caller's own `Authorization` header. docs/security.md explains the choices.
+"""
+
+import base64
+import binascii
+import hmac
+import ipaddress
+import logging
+from collections.abc import Iterable
+
+from flask import Flask, Response, current_app, request
+
+from app.config import Config
+from app.errors import error_response
+from app.exceptions import RestError
+
+log = logging.getLogger(__name__)
+
+AUTH_MODES = ("none", "api_key", "basic")
+SERVICE_PATH_PREFIXES = ("/_connector", "/dashboard")
+# The challenges Elasticsearch itself sends with a 401.
+CHALLENGES = {"api_key": "ApiKey", "basic": 'Basic realm="security", charset="UTF-8"'}
+# Elasticsearch's own CORS defaults (http.cors.allow-methods, allow-headers, max-age).
+CORS_ALLOW_METHODS = "OPTIONS, HEAD, GET, POST, PUT, DELETE"
+CORS_ALLOW_HEADERS = ("X-Requested-With, Content-Type, Content-Length, Authorization, Accept, "
+                      "User-Agent, X-Elastic-Client-Meta")
+CORS_MAX_AGE = "1728000"
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the service refuses to start with."""
+
+
+class AuthenticationRequired(RestError):
+    """A 401 as Elasticsearch answers it: `security_exception`, the challenge in the body too."""
+
+    status = 401
+    error_type = "security_exception"
+
+    def __init__(self, reason: str, challenge: str):
+        super().__init__(reason)
+        self.challenge = challenge
+
+    def to_envelope(self) -> dict:
+        envelope = super().to_envelope()
+        header = {"WWW-Authenticate": [self.challenge]}
+        envelope["error"]["header"] = header
+        envelope["error"]["root_cause"][0]["header"] = header
+        return envelope
+
+
+class OriginForbidden(RestError):
+    status = 403
+    error_type = "security_exception"
+
+
+def is_service_path(path: str) -> bool:
+    """Whether this service answers `path` itself (and so checks its callers)."""
+    return path == "/" or path.startswith(SERVICE_PATH_PREFIXES)
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_auth_mode(settings: Config) -> str:
+    """The auth mode to run with, or ConfigurationError: never open by accident."""
+    mode = settings.AUTH_MODE.strip().lower()
+    if not mode:
+        if settings.AUTH_API_KEYS and settings.AUTH_BASIC_USERS:
+            raise ConfigurationError(
+                "Both AUTH_API_KEYS and AUTH_BASIC_USERS are set: choose one with AUTH_MODE "
+                "(api_key or basic).")
+        if settings.AUTH_API_KEYS:
+            mode = "api_key"
+        elif settings.AUTH_BASIC_USERS:
+            mode = "basic"
+        elif is_loopback(settings.HOST):
+            mode = "none"
+        else:
+            raise ConfigurationError(
+                f"HOST is {settings.HOST!r}, which is not a loopback address, and AUTH_MODE is not "
+                "set. Set AUTH_MODE=api_key with AUTH_API_KEYS, or AUTH_MODE=basic with "
+                "AUTH_BASIC_USERS, or AUTH_MODE=none to serve without authentication "
+                "(docs/security.md).")
+    if mode not in AUTH_MODES:
+        raise ConfigurationError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {mode!r}.")
+    if mode == "api_key" and not settings.AUTH_API_KEYS:
+        raise ConfigurationError("AUTH_MODE=api_key needs at least one key in AUTH_API_KEYS.")
+    if mode == "basic":
+        if not settings.AUTH_BASIC_USERS:
+            raise ConfigurationError("AUTH_MODE=basic needs AUTH_BASIC_USERS (user:password,...).")
+        for position, pair in enumerate(settings.AUTH_BASIC_USERS, start=1):
+            user, _, password = pair.partition(":")
+            if not user or not password:
+                # The pair itself is a secret: name its position, not its text.
+                raise ConfigurationError(
+                    f"AUTH_BASIC_USERS entry {position} is not of the form user:password.")
+    if mode == "none" and not is_loopback(settings.HOST):
+        log.warning("AUTH_MODE=none on HOST %s: anyone who reaches it may call every route",
+                    settings.HOST)
+    return mode
+
+
+def register_security(app: Flask, settings: Config) -> None:
+    """Checks the settings (raising ConfigurationError), then installs the CORS and auth hooks.
+
+    CORS comes first: a browser's preflight carries no credentials.
+    """
+    app.config["AUTH_MODE"] = resolve_auth_mode(settings)
+    app.config["CORS_ALLOWED_ORIGINS"] = list(settings.CORS_ALLOWED_ORIGINS)
+    app.before_request(answer_preflight)
+    app.before_request(authenticate)
+    app.after_request(allow_origin)
+    app.register_error_handler(AuthenticationRequired, challenge_response)
+
+
+def challenge_response(error: AuthenticationRequired) -> Response:
+    response = error_response(error)
+    response.headers["WWW-Authenticate"] = error.challenge
+    return response
+
+
+# Authentication
+
+
+def authenticate() -> None:
+    """Refuses a call to the service's own routes without valid credentials (when auth is on)."""
+    mode = current_app.config["AUTH_MODE"]
+    if mode == "none" or not is_service_path(request.path):
+        return
+    challenge = CHALLENGES[mode]
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    expected = "apikey" if mode == "api_key" else "basic"
+    if scheme.lower() != expected or not credentials.strip():
+        raise AuthenticationRequired(
+            f"missing authentication credentials for REST request [{request.path}]", challenge)
+    credentials = credentials.strip()
+    if mode == "api_key":
+        if not any_matches(credentials, current_app.config["AUTH_API_KEYS"]):
+            raise AuthenticationRequired(
+                "unable to authenticate with provided credentials and anonymous access is not "
+                "allowed for this request", challenge)
+        return
+    user, password = decode_basic(credentials, challenge)
+    if not basic_user_matches(user, password, current_app.config["AUTH_BASIC_USERS"]):
+        raise AuthenticationRequired(
+            f"unable to authenticate user [{user}] for REST request [{request.path}]", challenge)
+
+
+def decode_basic(credentials: str, challenge: str) -> tuple[str, str]:
+    try:
+        text = base64.b64decode(credentials, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise AuthenticationRequired("invalid basic authentication header encoding",
+                                     challenge) from None
+    user, sep, password = text.partition(":")
+    if not sep:
+        raise AuthenticationRequired("invalid basic authentication header value", challenge)
+    return user, password
+
+
+def _same(given: str, expected: str) -> bool:
+    # Bytes: compare_digest refuses non-ASCII text.
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def any_matches(given: str, accepted: Iterable[str]) -> bool:
+    """Compares against every accepted value, in constant time for each, without stopping early."""
+    matched = False
+    for value in accepted:
+        matched |= _same(given, value)
+    return matched
+
+
+def basic_user_matches(user: str, password: str, pairs: Iterable[str]) -> bool:
+    matched = False
+    for pair in pairs:
+        known_user, _, known_password = pair.partition(":")
+        matched |= _same(user, known_user) & _same(password, known_password)
+    return matched
+
+
+# CORS
+
+
+def allowed_origin(origin: str) -> str | None:
+    """The Access-Control-Allow-Origin value for `origin`, or None when it is not allowed."""
+    allowed = current_app.config["CORS_ALLOWED_ORIGINS"]
+    if origin in allowed:
+        return origin
+    if "*" in allowed:
+        return "*"
+    return None
+
+
+def is_same_origin(origin: str) -> bool:
+    """A page served by this service itself (the dashboard) sends its own origin."""
+    return origin.rstrip("/") == request.host_url.rstrip("/")
+
+
+def cors_applies() -> str | None:
+    """The caller's Origin when CORS is on and the route is the service's own; else None."""
+    origin = request.headers.get("Origin")
+    if not origin or not current_app.config["CORS_ALLOWED_ORIGINS"]:
+        return None
+    if not is_service_path(request.path):
+        return None
+    return origin
+
+
+def answer_preflight() -> Response | None:
+    """Answers a CORS preflight, and refuses other origins as Elasticsearch does (403)."""
+    origin = cors_applies()
+    if origin is None:
+        return None
+    if allowed_origin(origin) is None and not is_same_origin(origin):
+        raise OriginForbidden(f"origin [{origin}] is not allowed by CORS_ALLOWED_ORIGINS")
+    if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
+        return None
+    response = current_app.response_class(status=200)
+    response.headers["Access-Control-Allow-Methods"] = CORS_ALLOW_METHODS
+    response.headers["Access-Control-Allow-Headers"] = CORS_ALLOW_HEADERS
+    response.headers["Access-Control-Max-Age"] = CORS_MAX_AGE
+    return response
+
+
+def allow_origin(response: Response) -> Response:
+    """Lets an allowed origin read the answer (errors included, so a page can show a 401)."""
+    origin = cors_applies()
+    if origin is not None:
+        value = allowed_origin(origin)
+        if value is not None:
+            response.headers["Access-Control-Allow-Origin"] = value
+        response.vary.add("Origin")
+    return response

@@ -1,0 +1,470 @@
+"""GET /dashboard — the sync-job dashboard, driven in a real headless Chromium.
+
+The page runs against the live app over HTTP (the `live_url` fixture) and the real node; the
+tests set jobs up through the API and read back what the page's actions stored.
+"""
+
+import base64
+import json
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from app.clock import format_instant
+from app.storage import SYNC_JOBS_INDEX
+from tests.stored import stored_job
+
+HOW_TO_GET_CHROMIUM = ("The dashboard tests drive a real headless Chromium through chromedriver. "
+                       "Install both from the system's packages: "
+                       "apt-get install chromium chromium-driver")
+# Headless as root in a container, with nothing fetched from outside.
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--window-size=1440,1000",
+]
+WAIT_SECONDS = 10
+# Set to a path to save a picture of the page with a few jobs (docs/dashboard.md).
+SCREENSHOT_PATH = os.environ.get("DASHBOARD_SCREENSHOT")
+
+ROWS_SCRIPT = """return Array.from(document.querySelectorAll('#jobs-table tbody tr[data-job-id]'),
+                                   row => [row.dataset.jobId, row.dataset.status]);"""
+
+
+def chromium_paths() -> tuple[str, str]:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    missing = [name for name, path in (("chromium", browser), ("chromedriver", driver)) if not path]
+    if missing:
+        pytest.fail(f"{' and '.join(missing)} not found on PATH. {HOW_TO_GET_CHROMIUM}", pytrace=False)
+    return browser, driver
+
+
+@pytest.fixture(scope="module")
+def browser():
+    browser_path, driver_path = chromium_paths()
+    profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
+    options = Options()
+    options.binary_location = browser_path
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    try:
+        # A driver path given here keeps Selenium from looking for (or fetching) one itself.
+        driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    except WebDriverException as err:
+        shutil.rmtree(profile, ignore_errors=True)
+        pytest.fail(f"Chromium did not start: {err.msg}\n{HOW_TO_GET_CHROMIUM}", pytrace=False)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser, live_url, api):
+    """Opens the dashboard (with a URL fragment for its state) once the test's jobs exist."""
+
+    def open_dashboard(fragment: str = "") -> webdriver.Chrome:
+        browser.get_log("browser")  # each test's console log starts with its own page
+        browser.get(f"{live_url}/dashboard" + (f"#{fragment}" if fragment else ""))
+        wait_until(browser, lambda d: d.execute_script(
+            "return document.body.dataset.loaded === 'true'"), "the page never finished loading")
+        return browser
+
+    yield open_dashboard
+    # Stops the page's auto-refresh before the next test empties the indices.
+    browser.get("about:blank")
+
+
+def wait_until(browser, condition, what: str, seconds: float = WAIT_SECONDS):
+    try:
+        return WebDriverWait(browser, seconds, poll_frequency=0.05).until(condition)
+    except TimeoutException:
+        pytest.fail(f"Waited {seconds} s in vain: {what}", pytrace=False)
+
+
+def rows(browser) -> dict[str, str]:
+    """The jobs table as the page shows it: job id → status."""
+    return dict(browser.execute_script(ROWS_SCRIPT))
+
+
+def wait_for_rows(browser, expected: dict[str, str]) -> None:
+    wait_until(browser, lambda d: rows(d) == expected,
+               f"the jobs table to show {expected}; it shows {rows(browser)}")
+
+
+def text_of(browser, selector: str) -> str:
+    return browser.find_element(By.CSS_SELECTOR, selector).text
+
+
+def wait_for_text(browser, selector: str, expected: str) -> str:
+    def shown(driver):
+        elements = driver.find_elements(By.CSS_SELECTOR, selector)
+        return elements and expected in elements[0].text and elements[0].text
+
+    return wait_until(browser, shown, f"{selector} to say {expected!r}")
+
+
+def row_cells(browser, job_id: str) -> list[str]:
+    row = browser.find_element(By.CSS_SELECTOR, f"#jobs-table tr[data-job-id='{job_id}']")
+    return [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+
+
+def click_cancel(browser, job_id: str):
+    browser.find_element(By.CSS_SELECTOR, f"#jobs-table tr[data-job-id='{job_id}'] button.cancel").click()
+    return wait_until(browser, expected_conditions.alert_is_present(), "a confirmation dialog")
+
+
+def severe_console_messages(browser) -> list[str]:
+    return [entry["message"] for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def connector(api, connector_id: str) -> str:
+    return api.create_connector(connector_id, index_name=f"search-{connector_id}")
+
+
+def searchable(es) -> None:
+    """Stats and heartbeats are written without a refresh; the list API searches."""
+    es.indices.refresh(index=SYNC_JOBS_INDEX)
+
+
+def started_ago(es, job_id: str, seconds: int) -> None:
+    """Moves a claimed job's start back in time, so that its duration shows."""
+    started = datetime.now(UTC) - timedelta(seconds=seconds)
+    es.update(index=SYNC_JOBS_INDEX, id=job_id, refresh=True,
+              doc={"started_at": format_instant(started)})
+
+
+def finish(es, job_id: str, **fields) -> None:
+    """Ends a claimed job as a worker does: a direct write to the index, not through the API."""
+    es.update(index=SYNC_JOBS_INDEX, id=job_id, refresh=True, doc={
+        "status": "completed", "completed_at": format_instant(datetime.now(UTC)), **fields})
+
+
+# The page
+
+
+def test_dashboard_page_is_served_with_a_policy_that_keeps_it_to_this_service(client):
+    with client.get("/dashboard") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/html"
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    for asset in ("dashboard.js", "dashboard.css", "favicon.svg"):
+        with client.get(f"/dashboard/static/{asset}") as response:
+            assert response.status_code == 200
+
+
+def test_dashboard_loads_everything_from_the_service_without_console_errors(page, live_url):
+    browser = page()
+    assert browser.title.startswith("Sync jobs")
+    assert text_of(browser, "h1") == "Connector sync jobs"
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(entry => entry.name)")
+    assert {urlsplit(url).path for url in loaded} >= {
+        "/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css",
+        "/_connector_service/sync_job_summary", "/_connector/_sync_job"}
+    assert all(url.startswith(live_url + "/") for url in loaded), loaded
+    assert severe_console_messages(browser) == []
+
+
+def test_empty_dashboard_says_how_to_create_a_sync_job(page, live_url):
+    browser = page()
+    empty = wait_for_text(browser, "#empty-state", "No sync jobs yet.")
+    assert f"curl -X PUT '{live_url}/_connector/my-connector'" in empty
+    assert f"curl -X POST '{live_url}/_connector/_sync_job'" in empty
+    assert '{"id": "my-connector", "job_type": "full"}' in empty
+    assert rows(browser) == {}
+    assert text_of(browser, "#summary-table tbody") == "No connector has sync jobs yet."
+    assert text_of(browser, "#summary-totals") == "0 jobs across 0 connectors."
+
+
+# The table and the summary
+
+
+def test_job_created_through_the_api_appears_in_the_table_and_the_summary(page, api, es):
+    job_id = api.new_job(connector(api, "alpha"), job_type="incremental")
+    api.claim(job_id, worker_hostname="worker-7")
+    api.set_stats(job_id, indexed_document_count=1200, deleted_document_count=3,
+                  indexed_document_volume=5)
+    searchable(es)
+
+    browser = page()
+
+    wait_for_rows(browser, {job_id: "in_progress"})
+    cells = row_cells(browser, job_id)
+    assert cells[1:6] == ["alpha", "incremental", "on demand", "in progress", "worker-7"]
+    assert cells[9:12] == ["1,200", "3", "5 MiB"]
+    assert cells[12:] == ["Cancel", ""]
+    started = stored_job(es, job_id)["started_at"]
+    assert browser.find_element(By.CSS_SELECTOR, f"tr[data-job-id='{job_id}'] time").get_attribute(
+        "datetime") == started
+    summary = text_of(browser, "#summary-table tr[data-connector-id='alpha']")
+    assert "in progress" in summary and "1 in progress" in summary
+    assert text_of(browser, "#summary-totals") == "1 job across 1 connector: 1 in progress."
+    assert text_of(browser, "#page-position") == "1–1 of 1"
+
+
+def test_job_created_after_the_page_loaded_appears_on_auto_refresh(page, api):
+    first = api.new_job(connector(api, "alpha"))
+    browser = page()
+    wait_for_rows(browser, {first: "pending"})
+    Select(browser.find_element(By.ID, "refresh-interval")).select_by_value("2")
+
+    second = api.new_job("alpha", job_type="full")
+
+    wait_for_rows(browser, {first: "pending", second: "pending"})
+    wait_for_text(browser, "#summary-totals", "2 jobs across 1 connector: 2 pending.")
+    assert "refresh=2" in browser.current_url
+
+
+def test_filters_by_connector_status_and_type_narrow_the_table(page, api):
+    connector(api, "alpha")
+    connector(api, "beta")
+    alpha_full = api.new_job("alpha")
+    alpha_incremental = api.new_job("alpha", job_type="incremental")
+    api.claim(alpha_incremental)
+    beta_full = api.new_job("beta")
+    api.cancel(beta_full)
+    every_job = {alpha_full: "pending", alpha_incremental: "in_progress", beta_full: "canceled"}
+    browser = page()
+    wait_for_rows(browser, every_job)
+
+    connector_box = browser.find_element(By.ID, "filter-connector")
+    connector_box.send_keys("alpha", Keys.ENTER)
+    wait_for_rows(browser, {alpha_full: "pending", alpha_incremental: "in_progress"})
+    assert "connector_id=alpha" in browser.current_url
+
+    Select(browser.find_element(By.ID, "filter-job-type")).select_by_value("incremental")
+    wait_for_rows(browser, {alpha_incremental: "in_progress"})
+
+    Select(browser.find_element(By.ID, "filter-status")).select_by_value("pending")
+    wait_for_text(browser, "#empty-state", "No sync job matches these filters.")
+    assert rows(browser) == {}
+
+    browser.find_element(By.ID, "clear-filters").click()
+    wait_for_rows(browser, every_job)
+    Select(browser.find_element(By.ID, "filter-status")).select_by_value("canceled")
+    wait_for_rows(browser, {beta_full: "canceled"})
+    assert browser.find_element(By.ID, "filter-connector").get_attribute("value") == ""
+
+
+def test_summary_links_filter_the_table_by_connector_and_status(page, api):
+    connector(api, "alpha")
+    connector(api, "beta")
+    alpha_pending = api.new_job("alpha")
+    alpha_running = api.new_job("alpha")
+    api.claim(alpha_running)
+    beta_pending = api.new_job("beta")
+    browser = page()
+    wait_for_rows(browser, {alpha_pending: "pending", alpha_running: "in_progress",
+                            beta_pending: "pending"})
+
+    browser.find_element(
+        By.CSS_SELECTOR, "#summary-table tr[data-connector-id='alpha'] .chip.status-pending").click()
+
+    wait_for_rows(browser, {alpha_pending: "pending"})
+    assert browser.find_element(By.ID, "filter-connector").get_attribute("value") == "alpha"
+    assert Select(browser.find_element(By.ID, "filter-status")).first_selected_option.text == "pending"
+
+
+def test_paging_walks_through_the_jobs_newest_first(page, api):
+    connector(api, "alpha")
+    created = [api.new_job("alpha") for _ in range(12)]
+    newest_first = created[::-1]
+    browser = page("size=10")
+
+    wait_for_rows(browser, {job_id: "pending" for job_id in newest_first[:10]})
+    assert list(rows(browser)) == newest_first[:10]
+    assert text_of(browser, "#page-position") == "1–10 of 12"
+    assert not browser.find_element(By.ID, "page-prev").is_enabled()
+
+    browser.find_element(By.ID, "page-next").click()
+    wait_for_rows(browser, {job_id: "pending" for job_id in newest_first[10:]})
+    assert text_of(browser, "#page-position") == "11–12 of 12"
+    assert not browser.find_element(By.ID, "page-next").is_enabled()
+    assert "from=10" in browser.current_url
+
+    browser.find_element(By.ID, "page-prev").click()
+    wait_for_rows(browser, {job_id: "pending" for job_id in newest_first[:10]})
+
+
+# Job detail
+
+
+def test_job_detail_shows_the_job_as_the_api_returns_it(page, api, es):
+    job_id = api.new_job(connector(api, "alpha"))
+    api.claim(job_id, worker_hostname="worker-3")
+    api.set_stats(job_id, indexed_document_count=40, deleted_document_count=2,
+                  indexed_document_volume=1)
+    api.set_error(job_id, "Connection refused by the source")
+    searchable(es)
+    browser = page("refresh=0")
+    wait_for_rows(browser, {job_id: "error"})
+
+    browser.find_element(By.CSS_SELECTOR, f"tr[data-job-id='{job_id}'] button.open-job").click()
+
+    fields = wait_for_text(browser, f"#job-detail dl[data-job-id='{job_id}']", "worker-3")
+    for shown in ("alpha", "search-alpha", "Indexed documents\n40", "Deleted documents\n2",
+                  "Volume\n1 MiB", "Error\nConnection refused by the source"):
+        assert shown in fields
+    assert text_of(browser, "#job-detail-title") == f"Sync job {job_id}"
+    assert "cannot be canceled" in text_of(browser, "#job-detail .detail-actions")
+    raw = browser.find_element(By.CSS_SELECTOR, "#job-detail details pre").get_attribute("textContent")
+    assert json.loads(raw) == api.get_sync_job(job_id) == {"id": job_id, **stored_job(es, job_id)}
+    assert f"job={job_id}" in browser.current_url
+
+    browser.find_element(By.ID, "job-detail-close").click()
+    wait_until(browser, lambda d: not d.find_element(By.ID, "job-detail").is_displayed(),
+               "the job detail to close")
+    assert "job=" not in browser.current_url
+
+
+# Cancel
+
+
+@pytest.mark.parametrize("claimed, status_after, said", [
+    (False, "canceled", "its status is now canceled"),
+    (True, "canceling", "its status is now canceling; its worker stops it at its next check"),
+])
+def test_cancel_after_confirmation_stores_the_new_status_and_shows_it(
+        page, api, es, claimed, status_after, said):
+    job_id = api.new_job(connector(api, "alpha"))
+    if claimed:
+        api.claim(job_id)
+    browser = page("refresh=0")
+    wait_for_rows(browser, {job_id: "in_progress" if claimed else "pending"})
+
+    confirmation = click_cancel(browser, job_id)
+    assert f"Cancel sync job {job_id} of connector alpha?" in confirmation.text
+    confirmation.accept()
+
+    notice = wait_for_text(browser, "#notices .message", said)
+    assert job_id in notice
+    wait_for_rows(browser, {job_id: status_after})
+    stored = stored_job(es, job_id)
+    assert stored["status"] == status_after
+    assert "cancelation_requested_at" in stored
+    assert text_of(browser, "#alerts") == ""
+
+
+def test_dismissed_confirmation_leaves_the_job_as_it_was(page, api, es):
+    job_id = api.new_job(connector(api, "alpha"))
+    api.claim(job_id)
+    before = stored_job(es, job_id)
+    browser = page("refresh=0")
+    wait_for_rows(browser, {job_id: "in_progress"})
+
+    click_cancel(browser, job_id).dismiss()
+
+    assert stored_job(es, job_id) == before
+    assert rows(browser) == {job_id: "in_progress"}
+    assert text_of(browser, "#notices") == ""
+
+
+# Errors from the API
+
+
+def test_cancel_refused_by_the_api_shows_its_error_to_the_person(page, api, es):
+    job_id = api.new_job(connector(api, "alpha"))
+    api.claim(job_id)
+    browser = page("refresh=0")
+    wait_for_rows(browser, {job_id: "in_progress"})
+    # The job ends before the person clicks: the page still offers Cancel.
+    api.set_error(job_id, "worker lost")
+
+    click_cancel(browser, job_id).accept()
+
+    alert = wait_for_text(browser, "#alerts .message", f"Sync job {job_id} can no longer be canceled.")
+    assert ("400 status_exception: Invalid transition attempt from [error] to [canceling]." in alert)
+    wait_for_rows(browser, {job_id: "error"})
+    assert stored_job(es, job_id)["status"] == "error"
+    assert text_of(browser, "#notices") == ""
+
+
+def test_list_refused_by_the_api_shows_its_error_to_the_person(page, api):
+    api.new_job(connector(api, "alpha"))
+    browser = page("from=9995&size=10")
+
+    alert = wait_for_text(browser, "#alerts .message", "Could not load the jobs.")
+    assert ("400 illegal_argument_exception: The sum of parameters [from] and [size] cannot be "
+            "higher than 10000.") in alert
+    assert rows(browser) == {}
+
+
+def test_detail_of_a_deleted_job_shows_the_404(page, api):
+    job_id = api.new_job(connector(api, "alpha"))
+    api.delete_sync_job(job_id)
+    browser = page(f"job={job_id}&refresh=0")
+
+    alert = wait_for_text(browser, "#alerts .message", f"Could not load sync job {job_id}.")
+    assert f"404 resource_not_found_exception: {job_id}" in alert
+    assert "404 resource_not_found_exception" in text_of(browser, "#job-detail-body")
+
+
+# The picture in docs/dashboard.md
+
+
+def test_dashboard_shows_jobs_in_every_status_with_their_figures(page, api, es):
+    for connector_id in ("confluence-wiki", "github-issues", "sharepoint-docs"):
+        connector(api, connector_id)
+    done = api.new_job("sharepoint-docs")
+    api.claim(done, worker_hostname="worker-a")
+    started_ago(es, done, 4 * 60 + 12)
+    finish(es, done, indexed_document_count=48_210, deleted_document_count=112,
+           indexed_document_volume=2_317)
+    failed = api.new_job("github-issues", job_type="incremental", trigger_method="scheduled")
+    api.claim(failed, worker_hostname="worker-b")
+    api.set_stats(failed, indexed_document_count=530, deleted_document_count=0,
+                  indexed_document_volume=12)
+    api.set_error(failed, "GitHub API rate limit exceeded (403)")
+    acl = api.new_job("confluence-wiki", job_type="access_control", trigger_method="scheduled")
+    api.claim(acl, worker_hostname="worker-a")
+    api.cancel(acl)
+    running = api.new_job("sharepoint-docs", job_type="incremental")
+    api.claim(running, worker_hostname="worker-b")
+    started_ago(es, running, 95)
+    api.set_stats(running, indexed_document_count=1_904, deleted_document_count=7,
+                  indexed_document_volume=88)
+    waiting = api.new_job("confluence-wiki")
+    searchable(es)
+    browser = page("refresh=0")
+
+    wait_for_rows(browser, {waiting: "pending", running: "in_progress", acl: "canceling",
+                            failed: "error", done: "completed"})
+    assert text_of(browser, "#summary-totals") == (
+        "5 jobs across 3 connectors: 1 pending · 1 in progress · 1 canceling · 1 completed · 1 error.")
+    assert [row.get_attribute("data-connector-id") for row in browser.find_elements(
+        By.CSS_SELECTOR, "#summary-table tbody tr")] == [
+        "confluence-wiki", "sharepoint-docs", "github-issues"]
+    assert row_cells(browser, done)[9:12] == ["48,210", "112", "2,317 MiB"]
+    assert row_cells(browser, failed)[12:] == ["", "GitHub API rate limit exceeded (403)"]
+    assert {job_id for job_id in rows(browser)
+            if browser.find_elements(By.CSS_SELECTOR, f"tr[data-job-id='{job_id}'] button.cancel")
+            } == {waiting, running}
+
+    if SCREENSHOT_PATH:
+        save_full_page(browser, Path(SCREENSHOT_PATH))
+
+
+def save_full_page(browser, path: Path) -> None:
+    width, height = browser.execute_script(
+        "return [document.documentElement.clientWidth,"
+        " Math.ceil(document.querySelector('footer').getBoundingClientRect().bottom + scrollY)]")
+    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(shot["data"]))

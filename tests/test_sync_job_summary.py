@@ -1,0 +1,146 @@
+"""GET _connector_service/sync_job_summary — the dashboard's per-connector figures."""
+
+import json
+
+import pytest
+
+from app.services.summary import LAST_SYNC_JOB_FIELDS
+from app.storage import CONCRETE_SYNC_JOBS_INDEX, CONNECTORS_INDEX, SYNC_JOBS_INDEX
+from tests.api_client import error_type
+from tests.stored import stored_job
+
+SUMMARY = "/_connector_service/sync_job_summary"
+NO_JOBS = {"pending": 0, "in_progress": 0, "canceling": 0, "canceled": 0, "suspended": 0,
+           "completed": 0, "error": 0}
+
+
+def statuses(**counts) -> dict:
+    return {**NO_JOBS, **counts}
+
+
+def as_summarised(es, job_id: str) -> dict:
+    """The stored job as the summary gives it: the id and the chosen fields, no connector."""
+    job = stored_job(es, job_id)
+    return {"id": job_id, **{key: value for key, value in job.items() if key in LAST_SYNC_JOB_FIELDS}}
+
+
+@pytest.fixture
+def known_jobs(api, set_status):
+    """Three connectors' jobs, created in this order: gamma's, alpha's, then beta's."""
+    for connector_id in ("alpha", "beta", "gamma"):
+        api.create_connector(connector_id, index_name=f"search-{connector_id}")
+    jobs = {}
+    jobs["gamma_canceling"] = api.new_job("gamma")
+    api.claim(jobs["gamma_canceling"])
+    api.cancel(jobs["gamma_canceling"])
+    jobs["alpha_pending"] = api.new_job("alpha")
+    jobs["alpha_in_progress"] = api.new_job("alpha", job_type="incremental")
+    api.claim(jobs["alpha_in_progress"], worker_hostname="worker-1")
+    jobs["alpha_canceled"] = api.new_job("alpha")
+    api.cancel(jobs["alpha_canceled"])
+    jobs["beta_error"] = api.new_job("beta")
+    api.claim(jobs["beta_error"])
+    api.set_error(jobs["beta_error"], "connection refused")
+    jobs["beta_suspended"] = api.new_job("beta")
+    set_status(jobs["beta_suspended"], "suspended")
+    jobs["beta_completed"] = api.new_job("beta", job_type="access_control")
+    set_status(jobs["beta_completed"], "completed")
+    return jobs
+
+
+def test_summary_without_jobs_returns_200_with_zero_counts_and_no_connectors(api, es):
+    body = api.call("GET", SUMMARY)
+    assert body == {"count": 0, "statuses": NO_JOBS, "connector_count": 0, "connectors": []}
+    assert es.count(index=SYNC_JOBS_INDEX)["count"] == 0
+
+
+def test_summary_counts_jobs_by_status_overall_and_per_connector(api, known_jobs):
+    body = api.call("GET", SUMMARY)
+    assert body["count"] == 7
+    assert body["statuses"] == statuses(pending=1, in_progress=1, canceling=1, canceled=1,
+                                        suspended=1, completed=1, error=1)
+    assert body["connector_count"] == 3
+    assert {c["id"]: (c["count"], c["statuses"]) for c in body["connectors"]} == {
+        "alpha": (3, statuses(pending=1, in_progress=1, canceled=1)),
+        "beta": (3, statuses(error=1, suspended=1, completed=1)),
+        "gamma": (1, statuses(canceling=1)),
+    }
+
+
+def test_summary_agrees_with_the_stored_jobs(api, es, known_jobs):
+    body = api.call("GET", SUMMARY)
+    es.indices.refresh(index=SYNC_JOBS_INDEX)
+    stored = [hit["_source"] for hit in es.search(index=SYNC_JOBS_INDEX, size=100)["hits"]["hits"]]
+    for connector in body["connectors"]:
+        own = [job for job in stored if job["connector"]["id"] == connector["id"]]
+        assert connector["count"] == len(own)
+        assert connector["statuses"] == statuses(**{
+            status: sum(job["status"] == status for job in own) for status in NO_JOBS})
+
+
+def test_summary_lists_connectors_most_recently_active_first_with_their_latest_job(
+        api, es, known_jobs):
+    body = api.call("GET", SUMMARY)
+    assert [c["id"] for c in body["connectors"]] == ["beta", "alpha", "gamma"]
+    latest = {c["id"]: c["last_sync_job"] for c in body["connectors"]}
+    assert latest == {
+        "beta": as_summarised(es, known_jobs["beta_completed"]),
+        "alpha": as_summarised(es, known_jobs["alpha_canceled"]),
+        "gamma": as_summarised(es, known_jobs["gamma_canceling"]),
+    }
+    assert latest["alpha"]["status"] == "canceled"
+    assert latest["alpha"]["canceled_at"] == stored_job(es, known_jobs["alpha_canceled"])["canceled_at"]
+    assert latest["beta"]["job_type"] == "access_control"
+
+
+def test_summary_latest_job_follows_a_new_job(api, es, known_jobs):
+    newest = api.new_job("gamma", job_type="incremental")
+    body = api.call("GET", SUMMARY)
+    assert [c["id"] for c in body["connectors"]] == ["gamma", "beta", "alpha"]
+    gamma = body["connectors"][0]
+    assert gamma["last_sync_job"] == as_summarised(es, newest)
+    assert gamma["statuses"] == statuses(pending=1, canceling=1)
+
+
+def test_summary_leaves_the_connector_snapshot_and_its_configuration_out(api, es):
+    api.create_connector("secretive", index_name="search-secretive")
+    es.update(index=CONNECTORS_INDEX, id="secretive", refresh=True, doc={
+        "configuration": {"password": {"label": "Password", "value": "hunter2"}}})
+    job_id = api.new_job("secretive")
+    assert stored_job(es, job_id)["connector"]["configuration"]["password"]["value"] == "hunter2"
+
+    body = api.call("GET", SUMMARY)
+
+    assert "connector" not in body["connectors"][0]["last_sync_job"]
+    assert "hunter2" not in json.dumps(body)
+
+
+def test_summary_is_one_search_of_the_sync_jobs_index(api, es, known_jobs):
+    def searches() -> int:
+        stats = es.indices.stats(index=CONCRETE_SYNC_JOBS_INDEX, metric="search")
+        return stats["_all"]["primaries"]["search"]["query_total"]
+
+    before = searches()
+    api.call("GET", SUMMARY)
+    assert searches() - before == 1
+
+
+@pytest.mark.parametrize("query, raw, reason", [
+    ({"size": "10"}, None, "contains unrecognized parameter: [size]"),
+    ({}, '{"query": {"match_all": {}}}', "does not support having a body"),
+])
+def test_summary_refuses_parameters_and_bodies_with_400(api, query, raw, reason):
+    body = api.call("GET", SUMMARY, query=query, raw=raw, expect=400,
+                    headers={"Content-Type": "application/json"})
+    assert error_type(body) == "illegal_argument_exception"
+    assert reason in body["error"]["reason"]
+
+
+def test_summary_path_leaves_every_sync_job_id_to_the_get_api(api, es):
+    """Ids may start with an underscore, so `_connector/_sync_job/_summary` would be a job."""
+    api.create_connector("alpha")
+    job_id = api.new_job("alpha")
+    es.index(index=SYNC_JOBS_INDEX, id="_summary", refresh=True,
+             document={**stored_job(es, job_id), "status": "completed"})
+    assert api.get_sync_job("_summary")["status"] == "completed"
+    assert api.call("GET", SUMMARY)["statuses"] == statuses(pending=1, completed=1)
