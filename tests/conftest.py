@@ -45,6 +45,14 @@ def api(client):
     return ApiClient(client)
 
 
+@pytest.fixture
+def unreachable_client():
+    """The app in front of an address where nothing listens (port 1 refuses at once)."""
+    app = create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1",
+                      "INSTALL_TEMPLATES_ON_START": False, "ELASTICSEARCH_REQUEST_TIMEOUT": 2})
+    return app.test_client()
+
+
 @pytest.fixture(autouse=True)
 def empty_indices(request):
     """Every test that touches the node starts from empty connector indices."""

@@ -2,7 +2,6 @@
 
 import pytest
 
-from app import create_app
 from tests.api_client import error_type
 
 
@@ -59,14 +58,6 @@ def test_empty_octet_stream_body_counts_as_no_body(api):
 def test_responses_carry_the_elastic_product_header(client):
     response = client.get("/_connector/_sync_job")
     assert response.headers["X-Elastic-Product"] == "Elasticsearch"
-
-
-@pytest.fixture
-def unreachable_client():
-    # Port 1 on loopback refuses connections at once.
-    app = create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1",
-                      "INSTALL_TEMPLATES_ON_START": False, "ELASTICSEARCH_REQUEST_TIMEOUT": 2})
-    return app.test_client()
 
 
 @pytest.mark.parametrize(("method", "path", "body"), [

@@ -272,14 +272,6 @@ def test_with_forwarding_off_other_paths_are_the_services_404(elasticsearch_url)
     assert error_type(response.get_json()) == "resource_not_found_exception"
 
 
-@pytest.fixture
-def unreachable_client():
-    # Port 1 on loopback refuses connections at once.
-    app = create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1",
-                      "INSTALL_TEMPLATES_ON_START": False, "ELASTICSEARCH_REQUEST_TIMEOUT": 2})
-    return app.test_client()
-
-
 @pytest.mark.parametrize(("method", "path", "body"), [
     ("GET", "/_cluster/health", None),
     ("POST", f"/{INDEX}/_update/1", b'{"doc": {"a": 1}}'),

@@ -243,6 +243,13 @@ class ErrorSchema(StrictSchema):
     error = fields.String(required=True, allow_none=True)
 
 
+def require_one_of(data: dict, first: str, second: str) -> None:
+    """The reference's rule for routes that set one field, the other, or both."""
+    if data.get(first) is None and data.get(second) is None:
+        raise ValidationError(f"[{first}] and [{second}] cannot both be [null]. "
+                              "Please provide a value for at least one of them.")
+
+
 class NameSchema(StrictSchema):
     parser = "connector_update_name_request"
 
@@ -251,9 +258,7 @@ class NameSchema(StrictSchema):
 
     @validates_schema
     def one_given(self, data, **kwargs):
-        if data.get("name") is None and data.get("description") is None:
-            raise ValidationError("[name] and [description] cannot both be [null]. "
-                                  "Please provide a value for at least one of them.")
+        require_one_of(data, "name", "description")
 
 
 class IndexNameSchema(StrictSchema):
@@ -296,9 +301,7 @@ class ApiKeyIdSchema(StrictSchema):
 
     @validates_schema
     def one_given(self, data, **kwargs):
-        if data.get("api_key_id") is None and data.get("api_key_secret_id") is None:
-            raise ValidationError("[api_key_id] and [api_key_secret_id] cannot both be [null]. "
-                                  "Please provide a value for at least one of them.")
+        require_one_of(data, "api_key_id", "api_key_secret_id")
 
 
 class FeaturesUpdateSchema(StrictSchema):
