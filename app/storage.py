@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,48 @@ class StoredDoc:
     primary_term: int
     # What the write that produced this version did: "created", "updated" or "noop".
     result: str = ""
+
+
+class RecentVersions:
+    """Documents as this process last read or wrote them, with their version tokens, so that a
+    guarded update can try them first and skip a read. Only an optimisation: a write against
+    remembered tokens is still guarded, and fails if anyone changed the document since.
+    Bounded: the least recently used entries are dropped past `maxsize`."""
+
+    def __init__(self, maxsize: int = 4096):
+        self.maxsize = maxsize
+        self._docs: OrderedDict[tuple[str, str], StoredDoc] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, index: str, doc_id: str) -> StoredDoc | None:
+        with self._lock:
+            doc = self._docs.get((index, doc_id))
+            if doc is not None:
+                self._docs.move_to_end((index, doc_id))
+            return doc
+
+    def remember(self, index: str, doc: StoredDoc) -> None:
+        with self._lock:
+            self._docs[(index, doc.id)] = doc
+            self._docs.move_to_end((index, doc.id))
+            while len(self._docs) > self.maxsize:
+                self._docs.popitem(last=False)
+
+    def forget(self, index: str, doc_id: str) -> None:
+        with self._lock:
+            self._docs.pop((index, doc_id), None)
+
+
+def merged(source: dict, partial: dict) -> dict:
+    """`source` after a partial update with `partial`, merged as Elasticsearch merges it:
+    objects key by key, anything else replaced."""
+    result = dict(source)
+    for key, value in partial.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
 
 
 class VersionConflict(Conflict):
@@ -142,6 +185,7 @@ class Storage:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._cluster_info: tuple[float, dict] | None = None
+        self.recent = RecentVersions()
         self._root_endpoint: bool | None = None  # whether the cluster answers GET /
 
     @classmethod
@@ -176,8 +220,11 @@ class Storage:
             with translated_errors():
                 resp = self.client.get(index=index, id=doc_id)
         except (DocumentMissing, IndexMissing):
+            self.recent.forget(index, doc_id)
             return None
-        return StoredDoc(resp["_id"], resp["_source"], resp["_seq_no"], resp["_primary_term"])
+        doc = StoredDoc(resp["_id"], resp["_source"], resp["_seq_no"], resp["_primary_term"])
+        self.recent.remember(index, doc)
+        return doc
 
     def create(self, index: str, source: dict, *, doc_id: str | None = None,
                refresh: bool = False) -> StoredDoc:
@@ -185,8 +232,9 @@ class Storage:
         resp = self._write(lambda: self.client.index(
             index=index, id=doc_id, document=source, op_type="create",
             refresh=refresh, require_alias=True))
-        return StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"],
-                         resp["result"])
+        doc = StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"], resp["result"])
+        self.recent.remember(index, doc)
+        return doc
 
     def replace(self, index: str, doc_id: str, source: dict, *, seq_no: int, primary_term: int,
                 refresh: bool = False) -> StoredDoc:
@@ -215,6 +263,7 @@ class Storage:
 
     def delete(self, index: str, doc_id: str, *, refresh: bool = False) -> bool:
         """Deletes a document; False when it (or its index) did not exist."""
+        self.recent.forget(index, doc_id)
         try:
             with translated_errors():
                 self.client.delete(index=index, id=doc_id, refresh=refresh)
