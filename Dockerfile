@@ -8,4 +8,4 @@ COPY index_templates ./index_templates
 RUN pip install --no-cache-dir -e .
 ENV HOST=0.0.0.0 PORT=8080
 EXPOSE 8080
-CMD ["sh", "-c", "exec gunicorn app.wsgi:app --bind $HOST:$PORT --worker-class gthread --workers ${WEB_CONCURRENCY:-1} --threads ${WEB_THREADS:-32}"]
+CMD ["sh", "-c", "exec gunicorn app.wsgi:app --bind $HOST:$PORT --worker-class gthread --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-32} --no-control-socket"]
