@@ -336,6 +336,8 @@ class Storage:
         except IndexMissing:
             log.warning("connector index missing; reinstalling templates and indices")
             self._ready = False
+            # Versions remembered from the old index mean nothing in the new one.
+            self.recent = RecentVersions()
             self.ensure_ready()
             with translated_errors():
                 return send()
