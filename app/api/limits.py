@@ -32,9 +32,8 @@ def body_within_limit() -> None:
     """
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if not limit or not is_service_path(request.path):
-        return  # forwarded bodies (_bulk) are Elasticsearch's to limit
-    if request.endpoint == "forwarding.forward":
-        return  # streamed to Elasticsearch, which applies its own http.max_content_length
+        # Forwarded bodies (_bulk) stream to Elasticsearch, which applies its own limit.
+        return
     if request.content_length is not None:
         if request.content_length > limit:
             raise BodyTooLarge(limit)
