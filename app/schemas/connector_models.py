@@ -157,6 +157,12 @@ class ModelSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    @post_load
+    def stored(self, data, **kwargs):
+        """The object as the reference writes it: its keys in alphabetical order. Schemas with
+        defaults or optional keys override this."""
+        return {key: data[key] for key in sorted(data)}
+
 
 def load_model(schema: ModelSchema, value, *, parser: str, field_name: str):
     """Loads one nested object; any problem becomes `[parser] failed to parse field [field_name]`."""
@@ -269,20 +275,12 @@ class FilteringValidationSchema(ModelSchema):
     ids = fields.List(fields.String(), required=True)
     messages = fields.List(fields.String(), required=True)
 
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"ids": data["ids"], "messages": data["messages"]}
-
 
 class FilteringValidationInfoSchema(ModelSchema):
     parser = "filtering_validation_info"
 
     errors = ModelList(FilteringValidationSchema(), required=True)
     state = Choice(FILTERING_VALIDATION_STATES, type_name="FilteringValidationState", required=True)
-
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"errors": data["errors"], "state": data["state"]}
 
 
 class FilteringRulesSchema(ModelSchema):
@@ -291,11 +289,6 @@ class FilteringRulesSchema(ModelSchema):
     advanced_snippet = Model(AdvancedSnippetSchema(), required=True)
     rules = ModelList(FilteringRuleSchema(), required=True)
     validation = Model(FilteringValidationInfoSchema(), required=True)
-
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"advanced_snippet": data["advanced_snippet"], "rules": data["rules"],
-                "validation": data["validation"]}
 
 
 class ConnectorFilteringSchema(ModelSchema):
@@ -325,20 +318,12 @@ class DependencySchema(ModelSchema):
     field = fields.String(required=True)
     value = AnyOf("scalar", required=True, allow_none=True)
 
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"field": data["field"], "value": data["value"]}
-
 
 class SelectOptionSchema(ModelSchema):
     parser = "connector_configuration_select_option"
 
     label = fields.String(required=True)
     value = AnyOf("scalar", booleans=False, required=True)
-
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"label": data["label"], "value": data["value"]}
 
 
 class ConfigurationValidationSchema(ModelSchema):
@@ -347,10 +332,6 @@ class ConfigurationValidationSchema(ModelSchema):
     constraint = AnyOf("scalar", "array", booleans=False, scalar_items=True, required=True)
     type = Choice(CONFIGURATION_VALIDATION_TYPES, type_name="ConfigurationValidationType",
                   required=True)
-
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"constraint": data["constraint"], "type": data["type"]}
 
 
 CONFIGURATION_ORDER = ("category", "default_value", "depends_on", "display", "label", "options",
@@ -399,10 +380,6 @@ class ScheduleConfigSchema(ModelSchema):
     enabled = StrictBool(required=True)
     interval = Cron(required=True)
 
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"enabled": data["enabled"], "interval": data["interval"]}
-
 
 SCHEDULE_TYPES = ("access_control", "full", "incremental")
 
@@ -429,11 +406,6 @@ class IngestPipelineSchema(ModelSchema):
     reduce_whitespace = StrictBool(required=True)
     run_ml_inference = StrictBool(required=True)
 
-    @post_load
-    def stored(self, data, **kwargs):
-        return {key: data[key] for key in
-                ("extract_binary_content", "name", "reduce_whitespace", "run_ml_inference")}
-
 
 class FeatureEnabledSchema(ModelSchema):
     """`{"enabled": bool}`. The reference answers 500 when `enabled` is missing; here it is a 400."""
@@ -441,10 +413,6 @@ class FeatureEnabledSchema(ModelSchema):
     parser = "connector_feature_enabled"
 
     enabled = StrictBool(required=True)
-
-    @post_load
-    def stored(self, data, **kwargs):
-        return {"enabled": data["enabled"]}
 
 
 class SyncRulesFeaturesSchema(ModelSchema):
