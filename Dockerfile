@@ -1,4 +1,4 @@
-# The service image: gunicorn serving app.wsgi:app on port 8080.
+# The service image: granian serving app.wsgi:app on port 8080.
 FROM python:3.11-slim
 WORKDIR /srv
 COPY pyproject.toml README.md ./
@@ -8,4 +8,5 @@ COPY index_templates ./index_templates
 RUN pip install --no-cache-dir -e .
 ENV HOST=0.0.0.0 PORT=8080
 EXPOSE 8080
-CMD ["sh", "-c", "exec gunicorn app.wsgi:app --bind $HOST:$PORT --worker-class gthread --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-32} --no-control-socket"]
+# scripts/serve's defaults: one worker per two cores (at most 4), 32 threads each.
+CMD ["sh", "-c", "w=$(( ($(nproc) + 1) / 2 )); [ $w -gt 4 ] && w=4; exec granian --interface wsgi app.wsgi:app --host $HOST --port $PORT --workers ${WEB_CONCURRENCY:-$w} --blocking-threads ${WEB_THREADS:-32} --access-log"]

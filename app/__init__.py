@@ -17,6 +17,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
     # Keep the reference's key order: `id` first, then the stored fields.
     app.json.sort_keys = False
+    # UTF-8 as Elasticsearch answers, not \u escapes (and cheaper to encode).
+    app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
 

@@ -1,4 +1,4 @@
-"""WSGI entry point: `gunicorn app.wsgi:app` or `flask --app app.wsgi run`."""
+"""WSGI entry point: `granian --interface wsgi app.wsgi:app` (scripts/serve) or `flask --app app.wsgi run`."""
 
 from app import create_app
 

@@ -2,7 +2,7 @@
 """Measures the service against the physical limit: the same state change sent straight to
 Elasticsearch by this process, with the same client library and the same refresh policy.
 
-Starts the service under its production server (gunicorn, as scripts/serve runs it) on a free
+Starts the service under its production server (granian, as scripts/serve runs it) on a free
 loopback port in front of the node given by --es-url, then, in one run:
 
 - latency: p50/p99 of create, claim, check_in, stats and a filtered list, each service call
@@ -57,12 +57,22 @@ from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 OPERATIONS = ("create", "claim", "check_in", "stats", "list")
+# The latency phase also runs check_in and stats on jobs the service never saw.
+LATENCY_OPERATIONS = ("create", "claim", "check_in", "stats", "check_in_cold", "stats_cold", "list")
+# The client method behind each latency operation.
+METHOD = {"check_in_cold": "check_in", "stats_cold": "stats"}
+LABEL = {"check_in": "check_in (a worker's heartbeat: the job was claimed through the service)",
+         "stats": "stats (the same, on a claimed job)",
+         "check_in_cold": "check_in, cold (a bulk-loaded job the service never saw)",
+         "stats_cold": "stats, cold (the same)"}
 # What each operation costs the node when sent directly: the same state change as the service's.
 DIRECT_DESCRIPTION = {
     "create": "index (op_type=create, refresh=true)",
     "claim": "get + update (if_seq_no, refresh=true)",
     "check_in": "get + update (if_seq_no)",
     "stats": "get + update (if_seq_no)",
+    "check_in_cold": "get + update (if_seq_no)",
+    "stats_cold": "get + update (if_seq_no)",
     "list": "search (same body)",
 }
 TERMINAL = {"completed", "error", "canceled"}
@@ -120,7 +130,7 @@ def machine_facts(admin: Elasticsearch) -> dict:
         "es_heap": f"{node['jvm']['mem']['heap_max_in_bytes'] / 1024 ** 3:.1f} GiB",
         "python": platform.python_version(),
         "client": f"elasticsearch-py {package_version('elasticsearch')}",
-        "gunicorn": package_version("gunicorn"),
+        "granian": package_version("granian"),
     }
 
 
@@ -137,7 +147,7 @@ def load_average() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-# The service under gunicorn
+# The service under granian
 
 
 def free_port() -> int:
@@ -147,23 +157,19 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """gunicorn serving app.wsgi:app with scripts/serve's flags, on a free loopback port."""
+    """granian serving app.wsgi:app with scripts/serve's flags, on a free loopback port."""
 
     def __init__(self, es_url: str, *, workers: int, threads: int, access_log: bool,
-                 extra_env: dict[str, str], log_dir: Path, worker_class: str = "gthread"):
+                 extra_env: dict[str, str], log_dir: Path):
         self.port = free_port()
         self.url = f"http://{LOOPBACK}:{self.port}"
         self.workers, self.threads, self.access_log = workers, threads, access_log
-        self.worker_class = worker_class
         self.extra_env = extra_env
-        self.log_path = log_dir / "gunicorn.log"
-        command = [str(REPO_ROOT / ".venv" / "bin" / "gunicorn"), "app.wsgi:app",
-                   "--bind", f"{LOOPBACK}:{self.port}", "--worker-class", worker_class,
-                   "--workers", str(workers), "--threads", str(threads), "--timeout", "120",
-                   # Its own control socket: the default path is shared by every gunicorn.
-                   "--control-socket", str(log_dir / "gunicorn.ctl")]
-        if access_log:
-            command += ["--access-logfile", "-"]
+        self.log_path = log_dir / "server.log"
+        command = [str(REPO_ROOT / ".venv" / "bin" / "granian"), "--interface", "wsgi",
+                   "app.wsgi:app", "--host", LOOPBACK, "--port", str(self.port),
+                   "--workers", str(workers), "--blocking-threads", str(threads),
+                   "--access-log" if access_log else "--no-access-log"]
         env = {**os.environ, "ELASTICSEARCH_URL": es_url, "AUTH_MODE": "none", "HOST": LOOPBACK,
                "PORT": str(self.port), **extra_env}
         self.command = command
@@ -176,7 +182,7 @@ class ServiceProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise BenchmarkError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
+                raise BenchmarkError(f"the server exited: {self.log_path.read_text()[-2000:]}")
             try:
                 status, body = http.request("GET", "/_connector_service/health")
                 if status == 200 and body.get("status") == "green":
@@ -238,6 +244,10 @@ class ServiceClient:
 
     def forwarded_get(self, index: str, doc_id: str) -> None:
         self.request("GET", f"/{index}/_doc/{doc_id}", expect=200)
+
+    def unrouted(self, connector_id: str) -> None:
+        """A path under /_connector that no route serves: a 404 made without Elasticsearch."""
+        self.request("GET", f"/_connector/{connector_id}/_benchmark_floor", expect=404)
 
 
 # The same state changes, straight to the node
@@ -614,26 +624,38 @@ def where_time_goes(sides: Sides, fixture: Fixture, service_pids: list[int], es_
 
 def latency(sides: Sides, fixture: Fixture, samples: int, warmup: int,
             deadline: float) -> dict[tuple[str, str], list[float]]:
-    """Every operation, service and direct alternated within one loop; check_in also as one
-    guarded update with remembered tokens (direct), the floor of one round trip fewer."""
+    """Every operation, service and direct alternated within one loop.
+
+    check_in and stats go to jobs claimed before the loop, each side through itself, as a
+    worker heartbeats the job it claimed; `*_cold` go to bulk-loaded jobs the service never
+    saw. Also in the loop: check_in as one guarded update on remembered tokens (direct), and
+    the floor of any call through the service, a 404 it answers without Elasticsearch."""
     total = samples + warmup
-    jobs = {side: {op: fixture.jobs_in("pending" if op == "claim" else "in_progress", total)
-                   for op in ("claim", "check_in", "stats")} for side in ("service", "direct")}
+    jobs = {side: {op: fixture.jobs_in("pending" if op in ("claim", "check_in", "stats")
+                                       else "in_progress", total)
+                   for op in ("claim", "check_in", "stats", "check_in_cold", "stats_cold")}
+            for side in ("service", "direct")}
+    for side, client in sides.pair(0):
+        for job_id in jobs[side]["check_in"] + jobs[side]["stats"]:
+            client.claim(job_id)
     remembered = fixture.jobs_in("in_progress", total)
-    times: dict[tuple[str, str], list[float]] = {(op, side): [] for op in OPERATIONS
+    times: dict[tuple[str, str], list[float]] = {(op, side): [] for op in LATENCY_OPERATIONS
                                                   for side in ("service", "direct")}
     times[("check_in", "remembered")] = []
+    times[("list", "floor")] = []
     for i in range(total):
         if time.monotonic() > deadline:
             break
         connector_id = fixture.connector_ids[i % len(fixture.connector_ids)]
-        for op in OPERATIONS:
-            calls = [(side, getattr(client, op),
+        for op in LATENCY_OPERATIONS:
+            calls = [(side, getattr(client, METHOD.get(op, op)),
                       connector_id if op in ("create", "list") else jobs[side][op][i])
                      for side, client in sides.pair(i)]
             if op == "check_in":
                 calls.insert(i % 3, ("remembered", sides.direct.check_in_remembered,
                                      remembered[i]))
+            if op == "list":
+                calls.insert(i % 3, ("floor", sides.service.unrouted, connector_id))
             for side, call, argument in calls:
                 took = timed(call, argument)
                 if i >= warmup:
@@ -714,7 +736,7 @@ def forwarding(sides: Sides, admin: Elasticsearch, samples: int, warmup: int) ->
 
 
 def parse_variant(text: str) -> tuple[str, dict]:
-    """`NAME=SPEC`; SPEC is comma-separated `workers=N`, `threads=N`, `class=NAME`,
+    """`NAME=SPEC`; SPEC is comma-separated `workers=N`, `threads=N`,
     `access_log=off` or `ENV_NAME=VALUE` (upper case: the service's environment)."""
     name, _, spec = text.partition("=")
     settings: dict = {"env": {}}
@@ -724,8 +746,6 @@ def parse_variant(text: str) -> tuple[str, dict]:
             settings["env"][key] = value
         elif key in ("workers", "threads"):
             settings[key] = int(value)
-        elif key == "class":
-            settings["worker_class"] = value
         elif key == "access_log":
             settings["access_log"] = value not in ("off", "false", "0")
         else:
@@ -734,7 +754,7 @@ def parse_variant(text: str) -> tuple[str, dict]:
 
 
 def compare(args, admin: Elasticsearch, results: dict) -> None:
-    """Each variant its own gunicorn in front of the same node; check_in and list calls rotate
+    """Each variant its own server in front of the same node; check_in and list calls rotate
     over the variants in one loop, throughput windows alternate. Reports p50 and the service's
     CPU per call of each."""
     variants = dict(parse_variant(text) for text in args.variant)
@@ -742,10 +762,10 @@ def compare(args, admin: Elasticsearch, results: dict) -> None:
     try:
         for name, settings in variants.items():
             services[name] = ServiceProcess(
-                args.es_url, workers=settings.get("workers", args.gunicorn_workers),
-                threads=settings.get("threads", args.gunicorn_threads),
+                args.es_url, workers=settings.get("workers", args.server_workers),
+                threads=settings.get("threads", args.server_threads),
                 access_log=settings.get("access_log", not args.no_access_log),
-                extra_env=settings["env"], worker_class=settings.get("worker_class", "gthread"),
+                extra_env=settings["env"],
                 log_dir=Path(tempfile.mkdtemp(prefix="benchmark-")))
         clients = {name: ServiceClient(service.url) for name, service in services.items()}
         for name, service in services.items():
@@ -795,16 +815,16 @@ def report_compare(results: dict, args) -> list[str]:
     lines = [f"## Service settings compared ({args.samples} calls of each per variant, rotating; "
              f"throughput: {args.workers} threads, {args.rounds} windows of {args.window:g} s "
              "each, alternating)", "",
-             "| variant | gunicorn | environment | check_in p50 | service CPU/call | list p50 "
+             "| variant | granian | environment | check_in p50 | service CPU/call | list p50 "
              "| service CPU/call | check_ins/s with 32 threads | service CPU/call |",
              "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for name, row in results["compare"].items():
         service = row["settings"]
         env = " ".join(f"{k}={v}" for k, v in service.env_shown.items()) or "—"
-        gunicorn = (f"{service.worker_class} {service.workers}×{service.threads}, access log "
+        server = (f"{service.workers}×{service.threads}, access log "
                     f"{'on' if service.access_log else 'off'}")
         (c50, ccpu), (l50, lcpu), (rate, tcpu) = row["check_in"], row["list"], row["throughput"]
-        lines.append(f"| {name} | {gunicorn} | {env} | {fmt_ms(c50)} ms | {ccpu:.2f} ms "
+        lines.append(f"| {name} | {server} | {env} | {fmt_ms(c50)} ms | {ccpu:.2f} ms "
                      f"| {fmt_ms(l50)} ms | {lcpu:.2f} ms | {rate:.0f} | {tcpu:.2f} ms |")
     return lines + [""]
 
@@ -824,10 +844,10 @@ def describe_requests(requests: dict[str, float]) -> str:
 
 def report_machine(facts: dict, service: ServiceProcess | None, results: dict) -> list[str]:
     if service is None:
-        serving = f"- service: gunicorn {facts['gunicorn']}, settings per variant below"
+        serving = f"- service: granian {facts['granian']}, settings per variant below"
     else:
         env = " ".join(f"{k}={v}" for k, v in service.env_shown.items())
-        serving = (f"- service: gunicorn {facts['gunicorn']} {service.worker_class}, "
+        serving = (f"- service: granian {facts['granian']}, "
                    f"{service.workers} worker(s) x {service.threads} threads, access log "
                    f"{'on' if service.access_log else 'off'}{', ' + env if env else ''}")
     return [
@@ -850,18 +870,23 @@ def report_latency(results: dict) -> list[str]:
              "| operation | direct equivalent | p50 service | p50 direct | p50 ratio "
              "| p99 service | p99 direct | p99 ratio | target p50 ratio ≤ 1.3 |",
              "|---|---|---:|---:|---:|---:|---:|---:|---|"]
-    for op in OPERATIONS:
+    for op in LATENCY_OPERATIONS:
         s, d = lat[(op, "service")], lat[(op, "direct")]
         s50, d50, s99, d99 = (percentile(s, 0.5), percentile(d, 0.5), percentile(s, 0.99),
                               percentile(d, 0.99))
-        lines.append(f"| {op} | {DIRECT_DESCRIPTION[op]} | {fmt_ms(s50)} ms | {fmt_ms(d50)} ms "
-                     f"| {s50 / d50:.2f} | {fmt_ms(s99)} ms | {fmt_ms(d99)} ms | {s99 / d99:.2f} "
-                     f"| {verdict(s50 / d50 <= TARGETS['latency_ratio'])} |")
+        lines.append(f"| {LABEL.get(op, op)} | {DIRECT_DESCRIPTION[op]} | {fmt_ms(s50)} ms "
+                     f"| {fmt_ms(d50)} ms | {s50 / d50:.2f} | {fmt_ms(s99)} ms | {fmt_ms(d99)} ms "
+                     f"| {s99 / d99:.2f} | {verdict(s50 / d50 <= TARGETS['latency_ratio'])} |")
     one_trip = percentile(lat[("check_in", "remembered")], 0.5)
-    direct = percentile(lat[("check_in", "direct")], 0.5)
+    direct = percentile(lat[("check_in_cold", "direct")], 0.5)
+    floor = percentile(lat[("list", "floor")], 0.5)
+    list_direct = percentile(lat[("list", "direct")], 0.5)
     lines += ["", f"check_in as one guarded update on remembered tokens (direct, in the same loop; "
-              f"the floor if the service remembered the version it last wrote): p50 "
-              f"{fmt_ms(one_trip)} ms, {one_trip / direct:.2f} of get + update."]
+              f"what the service sends for a heartbeat): p50 {fmt_ms(one_trip)} ms, "
+              f"{one_trip / direct:.2f} of get + update.", "",
+              f"The floor of any call through the service (a 404 it answers without "
+              f"Elasticsearch, in the same loop): p50 {fmt_ms(floor)} ms, "
+              f"{floor / list_direct:.2f} of the direct list's p50."]
     return lines + [""]
 
 
@@ -870,7 +895,7 @@ def report_accounting(results: dict) -> list[str]:
     lines = [f"## Where the time goes (per call; {ACCOUNTING_CALLS} calls of each operation and "
              "side, the sides taking turns)", "",
              "ES requests and refreshes as the node counts them; CPU from Linux schedstat of the "
-             "gunicorn workers, of the Elasticsearch process and of the benchmark's calling "
+             "server's workers, of the Elasticsearch process and of the benchmark's calling "
              "thread.", "",
              "| operation | ES requests service · direct | refreshes service · direct "
              "| CPU service | CPU Elasticsearch via service · direct "
@@ -994,20 +1019,19 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=32, help="threads in the throughput phase")
     parser.add_argument("--window", type=float, help="seconds per throughput window")
     parser.add_argument("--rounds", type=int, help="throughput windows per side")
-    # scripts/serve's defaults: one worker per core (at most 4), 32 threads each.
-    parser.add_argument("--gunicorn-workers", type=int,
-                        default=int(os.environ.get("WEB_CONCURRENCY", min(os.cpu_count() or 1, 4))))
-    parser.add_argument("--gunicorn-threads", type=int,
+    # scripts/serve's defaults: one worker per two cores (at most 4), 32 threads each.
+    parser.add_argument("--server-workers", type=int,
+                        default=int(os.environ.get("WEB_CONCURRENCY",
+                                                   min(((os.cpu_count() or 1) + 1) // 2, 4))))
+    parser.add_argument("--server-threads", type=int,
                         default=int(os.environ.get("WEB_THREADS", 32)))
-    parser.add_argument("--worker-class", default="gthread",
-                        help="gunicorn worker class (scripts/serve: gthread)")
     parser.add_argument("--no-access-log", action="store_true",
-                        help="run gunicorn without scripts/serve's access log")
+                        help="run the server without scripts/serve's access log")
     parser.add_argument("--service-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the service (repeatable)")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
                         help="compare service settings instead of running the phases (give two "
-                             "or more): SPEC is comma-separated workers=N, threads=N, class=NAME, "
+                             "or more): SPEC is comma-separated workers=N, threads=N, "
                              "access_log=off or ENV_NAME=VALUE; empty: scripts/serve's")
     parser.add_argument("--max-seconds", type=int, default=3600, help="bound on the whole run")
     parser.add_argument("--wipe", action="store_true",
@@ -1041,7 +1065,7 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
                deadline: float) -> None:
     http = ServiceClient(service.url)
     service.wait_until_healthy(http)
-    progress(f"service up on {service.url} (gunicorn log {service.log_path})")
+    progress(f"service up on {service.url} (server log {service.log_path})")
     # The direct side's client is built as the service builds its own.
     config = Config.from_env().override({"ELASTICSEARCH_URL": args.es_url, **service.extra_env})
     fixture = Fixture(admin, create_connectors(http, admin, args.connectors))
@@ -1080,7 +1104,7 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
         results["throughput"] = throughput(sides, fixture, args.workers, args.window, args.rounds)
     if "forwarding" in args.phases:
         results["forwarding"] = forwarding(sides, admin, args.samples, warmup)
-    for size in args.jobs[1:]:
+    for size in args.jobs[1:] if "scale" in args.phases else []:
         if time.monotonic() > deadline:
             progress(f"out of time before {size:,} jobs")
             break
@@ -1104,11 +1128,11 @@ def main(argv=None) -> int:
             compare(args, admin, results)
         else:
             service = ServiceProcess(
-                args.es_url, workers=args.gunicorn_workers, threads=args.gunicorn_threads,
+                args.es_url, workers=args.server_workers, threads=args.server_threads,
                 access_log=not args.no_access_log,
                 extra_env=dict(pair.split("=", 1) for pair in args.service_env),
                 log_dir=Path(tempfile.mkdtemp(prefix="benchmark-")),
-                worker_class=args.worker_class)
+                )
             run_phases(args, admin, service, results, deadline=started + args.max_seconds - 60)
     finally:
         if service is not None:

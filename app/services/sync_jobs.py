@@ -90,16 +90,23 @@ def list_jobs(store: Storage, *, from_: int = 0, size: int = 100, connector_id: 
               status: list[str] | None = None, job_type: list[str] | None = None
               ) -> tuple[int, list[dict]]:
     """List connector sync jobs, newest first; `count` is the number of all matches."""
-    search = Search().sort({"created_at": {"order": "desc"}})
-    if connector_id:
-        search = search.filter(Q("term", **{"connector.id": connector_id}))
-    if status:
-        search = search.filter(Q("terms", status=status))
-    if job_type:
-        search = search.filter(Q("terms", job_type=job_type))
-    body = search[from_:from_ + size].to_dict()
-    total, hits = store.search(SYNC_JOBS_INDEX, body)
+    total, hits = store.search(SYNC_JOBS_INDEX, list_body(from_, size, connector_id, status, job_type))
     return total, [with_id(hit) for hit in hits]
+
+
+def list_body(from_: int, size: int, connector_id: str | None, status: list[str] | None,
+              job_type: list[str] | None) -> dict:
+    """The list's search. A plain dict on this hot path: building it with elasticsearch.dsl
+    cost about 0.2 ms per call (docs/benchmark.md)."""
+    filters = []
+    if connector_id:
+        filters.append({"term": {"connector.id": connector_id}})
+    if status:
+        filters.append({"terms": {"status": status}})
+    if job_type:
+        filters.append({"terms": {"job_type": job_type}})
+    return {"query": {"bool": {"filter": filters}}, "sort": [{"created_at": {"order": "desc"}}],
+            "from": from_, "size": size}
 
 
 def delete(store: Storage, job_id: str) -> None:

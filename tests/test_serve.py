@@ -1,0 +1,101 @@
+"""`scripts/serve`, the README's one command, serves the service under its production server
+(granian): the routes, forwarding, the body limit, and Ctrl-C that stops it cleanly."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import urllib3
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BODY_LIMIT = 4096
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(elasticsearch_url, tmp_path_factory):
+    """scripts/serve in a session of its own, as a terminal would run it, in front of the
+    test node (so it starts no node itself)."""
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "PORT": str(port),
+           "WEB_CONCURRENCY": "2", "WEB_THREADS": "4", "MAX_BODY_BYTES": str(BODY_LIMIT)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([str(REPO_ROOT / "scripts" / "serve")], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        assert process.poll() is None, f"scripts/serve exited: {log_path.read_text()[-3000:]}"
+        try:
+            if http.request("GET", url + "/_connector_service/health").status == 200:
+                break
+        except urllib3.exceptions.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"not healthy: {log_path.read_text()[-3000:]}"
+        time.sleep(0.5)
+    yield {"url": url, "http": http, "process": process, "log": log_path}
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+def test_serves_a_job_life_cycle(served):
+    http, url = served["http"], served["url"]
+    put = http.request("PUT", url + "/_connector/serve-test",
+                       json={"index_name": "search-serve-test", "service_type": "sharepoint"})
+    assert put.status == 201, put.data
+    created = http.request("POST", url + "/_connector/_sync_job", json={"id": "serve-test"})
+    assert created.status == 201, created.data
+    job_id = created.json()["id"]
+    claimed = http.request("PUT", f"{url}/_connector/_sync_job/{job_id}/_claim",
+                           json={"worker_hostname": "serve-host"})
+    assert (claimed.status, claimed.json()) == (200, {"result": "updated"})
+    for _ in range(3):  # heartbeats, as a worker sends them on its kept-alive connection
+        checked_in = http.request("PUT", f"{url}/_connector/_sync_job/{job_id}/_check_in")
+        assert (checked_in.status, checked_in.json()) == (200, {"result": "updated"})
+    job = http.request("GET", f"{url}/_connector/_sync_job/{job_id}").json()
+    assert (job["id"], job["status"], job["worker_hostname"]) == (job_id, "in_progress",
+                                                                  "serve-host")
+    listed = http.request("GET", url + "/_connector/_sync_job?connector_id=serve-test").json()
+    assert [found["id"] for found in listed["results"]] == [job_id]
+
+
+def test_forwards_what_it_does_not_serve(served, elasticsearch_url):
+    http, url = served["http"], served["url"]
+    root = http.request("GET", url + "/")
+    assert root.status == 200
+    assert root.headers["X-Elastic-Product"] == "Elasticsearch"
+    direct = urllib3.request("GET", elasticsearch_url + "/_cluster/health", retries=False)
+    forwarded = http.request("GET", url + "/_cluster/health")
+    assert forwarded.status == direct.status == 200
+    assert forwarded.json()["cluster_name"] == direct.json()["cluster_name"]
+
+
+def test_refuses_a_body_over_the_limit_with_413(served):
+    http, url = served["http"], served["url"]
+    resp = http.request("POST", url + "/_connector/_sync_job", body=b" " * (BODY_LIMIT * 64),
+                        headers={"Content-Type": "application/json"})
+    assert resp.status == 413
+    assert resp.json()["status"] == 413
+
+
+def test_ctrl_c_stops_the_service_and_leaves_the_node_running(served, elasticsearch_url):
+    process = served["process"]
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+    assert process.wait(timeout=60) == 0
+    with pytest.raises(urllib3.exceptions.HTTPError):
+        served["http"].request("GET", served["url"] + "/_connector_service/health",
+                               timeout=urllib3.Timeout(total=5))
+    health = urllib3.request("GET", elasticsearch_url + "/_cluster/health", retries=False)
+    assert health.status == 200
