@@ -100,9 +100,10 @@ def set_status(es):
 
 
 @pytest.fixture(scope="session")
-def live_url(app):
-    """The test app over real HTTP, for races between many connections."""
-    from tests.live_server import serving
+def live_url(elasticsearch_url, app):
+    """The service over real HTTP as scripts/serve runs it (granian, two worker processes),
+    for races between many connections and for clients that need a URL."""
+    from tests.live_server import production_server
 
-    with serving(app) as url:
+    with production_server(elasticsearch_url) as url:
         yield url

@@ -1,9 +1,25 @@
-"""The app served over real HTTP from a thread, for tests that need concurrent connections."""
+"""The service over real HTTP, for tests that need concurrent connections.
 
+`production_server` runs it as scripts/serve does (granian serving app.wsgi:app in processes
+of its own, configured by the environment); `serving` runs an app built in the test, with
+settings the environment cannot give, on werkzeug's threaded server.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 from contextlib import contextmanager
+from pathlib import Path
 
+import urllib3
 from werkzeug.serving import make_server
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -17,3 +33,56 @@ def serving(app):
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int = 32,
+                      env: dict[str, str] | None = None, timeout: float = 90):
+    """Yields the base URL of the service under granian with scripts/serve's flags, in front
+    of `elasticsearch_url`. Two workers by default: requests of one caller may reach either
+    process, as with several replicas."""
+    port = free_port()
+    command = [sys.executable, "-m", "granian", "--interface", "wsgi", "app.wsgi:app",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+               "--blocking-threads", str(threads), "--no-access-log"]
+    environment = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "AUTH_MODE": "none",
+                   "HOST": "127.0.0.1", "PORT": str(port), **(env or {})}
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_until_healthy(url, process, log, timeout)
+            yield url
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)
+
+
+def _wait_until_healthy(url: str, process: subprocess.Popen, log, timeout: float) -> None:
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=5))
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"granian exited: {log.read()[-3000:].decode(errors='replace')}")
+        try:
+            if http.request("GET", url + "/_connector_service/health").status == 200:
+                return
+        except urllib3.exceptions.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            log.seek(0)
+            raise TimeoutError(f"not healthy on {url}: {log.read()[-3000:].decode(errors='replace')}")
+        time.sleep(0.25)
