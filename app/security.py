@@ -12,7 +12,7 @@ import ipaddress
 import logging
 from collections.abc import Iterable
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 
 from app.config import Config
 from app.errors import error_response
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 AUTH_MODES = ("none", "api_key", "basic")
 SERVICE_PATH_PREFIXES = ("/_connector", "/dashboard")
+# Answered without credentials, with its status only, for load balancers and orchestrators.
+HEALTH_PATH = "/_connector_service/health"
 # The challenges Elasticsearch itself sends with a 401.
 CHALLENGES = {"api_key": "ApiKey", "basic": 'Basic realm="security", charset="UTF-8"'}
 # Elasticsearch's own CORS defaults (http.cors.allow-methods, allow-headers, max-age).
@@ -138,6 +140,9 @@ def authenticate() -> None:
     """Refuses a call to the service's own routes without valid credentials (when auth is on)."""
     mode = current_app.config["AUTH_MODE"]
     if mode == "none" or not is_service_path(request.path):
+        return
+    if request.path == HEALTH_PATH and "Authorization" not in request.headers:
+        g.anonymous_probe = True  # the view answers with the status alone
         return
     challenge = CHALLENGES[mode]
     header = request.headers.get("Authorization", "")

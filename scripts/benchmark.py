@@ -169,6 +169,7 @@ class ServiceProcess:
         command = [str(REPO_ROOT / ".venv" / "bin" / "granian"), "--interface", "wsgi",
                    "app.wsgi:app", "--host", LOOPBACK, "--port", str(self.port),
                    "--workers", str(workers), "--blocking-threads", str(threads),
+                   "--respawn-failed-workers", "--workers-kill-timeout", "30",
                    "--access-log" if access_log else "--no-access-log"]
         env = {**os.environ, "ELASTICSEARCH_URL": es_url, "AUTH_MODE": "none", "HOST": LOOPBACK,
                "PORT": str(self.port), **extra_env}

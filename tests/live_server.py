@@ -50,7 +50,8 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
     port = free_port()
     command = [sys.executable, "-m", "granian", "--interface", "wsgi", "app.wsgi:app",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-               "--blocking-threads", str(threads), "--no-access-log"]
+               "--blocking-threads", str(threads), "--respawn-failed-workers",
+               "--workers-kill-timeout", "30", "--no-access-log"]
     environment = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "AUTH_MODE": "none",
                    "HOST": "127.0.0.1", "PORT": str(port), **(env or {})}
     url = f"http://127.0.0.1:{port}"
@@ -62,9 +63,9 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
             yield url
         finally:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()  # granian's main process stops its workers in turn
                 try:
-                    process.wait(timeout=30)
+                    process.wait(timeout=45)
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=10)

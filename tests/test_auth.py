@@ -15,7 +15,8 @@ from tests.api_client import ApiClient, error_type
 NO_NODE = {"ELASTICSEARCH_URL": "http://127.0.0.1:1", "INSTALL_TEMPLATES_ON_START": False}
 KEY = "a2V5LWlkOmtleS1zZWNyZXQ="
 SERVICE_PATHS = ["/", "/_connector", "/_connector/_sync_job", "/_connector/_sync_job/some-id",
-                 "/_connector_service/health", "/_connector_service/openapi.json", "/dashboard"]
+                 "/_connector_service/openapi.json", "/dashboard"]
+HEALTH = "/_connector_service/health"
 
 
 def basic(user: str, password: str) -> dict:
@@ -196,6 +197,51 @@ def test_auth_mode_none_serves_without_credentials(client):
     response = client.get("/_connector/_sync_job")
 
     assert response.status_code == 200
+
+
+# Health probes
+
+
+@pytest.mark.parametrize("settings", [{"AUTH_MODE": "api_key", "AUTH_API_KEYS": KEY},
+                                      {"AUTH_MODE": "basic", "AUTH_BASIC_USERS": "alice:s3cret"}])
+def test_a_probe_without_credentials_learns_the_health_status_and_nothing_else(app_with, settings):
+    client = app_with(**settings).test_client()
+
+    response = client.get(HEALTH)
+
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "green"}
+
+
+def test_an_unhealthy_service_answers_a_probe_without_credentials_with_503_and_red():
+    client = create_app({**NO_NODE, "AUTH_MODE": "api_key", "AUTH_API_KEYS": KEY,
+                         "ELASTICSEARCH_REQUEST_TIMEOUT": 2}).test_client()
+
+    response = client.get(HEALTH)
+
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "red"}
+
+
+def test_health_with_valid_credentials_is_the_whole_report(app_with):
+    client = app_with(AUTH_MODE="api_key", AUTH_API_KEYS=KEY).test_client()
+
+    report = client.get(HEALTH, headers=api_key()).get_json()
+
+    assert report["status"] == "green"
+    assert report["elasticsearch"] == {"reachable": True}
+    assert report["service"]["name"] == "connector-sync-jobs"
+
+
+@pytest.mark.parametrize("headers", [api_key("d3Jvbmc="), basic("alice", "s3cret"),
+                                     {"Authorization": ""}])
+def test_health_with_wrong_credentials_is_refused_with_401(app_with, headers):
+    client = app_with(AUTH_MODE="api_key", AUTH_API_KEYS=KEY).test_client()
+
+    response = client.get(HEALTH, headers=headers)
+
+    assert response.status_code == 401
+    assert error_type(response.get_json()) == "security_exception"
 
 
 def test_forwarded_paths_are_left_to_elasticsearch_to_authorize(app_with):

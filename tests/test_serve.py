@@ -50,7 +50,7 @@ def served(elasticsearch_url, tmp_path_factory):
         process.wait(timeout=30)
 
 
-def test_serves_a_job_life_cycle(served):
+def test_serves_a_job_life_cycle(served, es):
     http, url = served["http"], served["url"]
     put = http.request("PUT", url + "/_connector/serve-test",
                        json={"index_name": "search-serve-test", "service_type": "sharepoint"})
@@ -93,7 +93,11 @@ def test_refuses_a_body_over_the_limit_with_413(served):
 def test_ctrl_c_stops_the_service_and_leaves_the_node_running(served, elasticsearch_url):
     process = served["process"]
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
-    assert process.wait(timeout=60) == 0
+    try:
+        status = process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running 60 s after Ctrl-C: {served['log'].read_text()[-3000:]}")
+    assert status == 0, served["log"].read_text()[-3000:]
     with pytest.raises(urllib3.exceptions.HTTPError):
         served["http"].request("GET", served["url"] + "/_connector_service/health",
                                timeout=urllib3.Timeout(total=5))

@@ -2,7 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify
 
 from app.api.requests import store
 from app.exceptions import StorageUnavailable
@@ -44,11 +44,15 @@ def health():
     except IndexLayoutConflict as conflict:
         problem = conflict.reason
     status = "green" if reachable and templates and not problem else "red"
+    code = 200 if status == "green" else 503
+    if g.get("anonymous_probe"):
+        # A probe without credentials (auth on) learns the status, nothing else.
+        return jsonify(status=status), code
     body = {"status": status, "elasticsearch": {"reachable": reachable},
             "index_templates": {"installed": templates},
             "indices": {"usable": reachable and not problem, "problem": problem},
             "service": {"name": SERVICE_NAME, "version": service_version()}}
-    return jsonify(body), 200 if status == "green" else 503
+    return jsonify(body), code
 
 
 @bp.get("/_connector_service/openapi.json")
