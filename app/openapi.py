@@ -19,6 +19,7 @@ from werkzeug.routing import PathConverter, Rule
 
 from app.schemas import responses
 from app.schemas.fields import MAX_INTEGER, CommaList, Count, Enum, Instant, QueryInt
+from app.security import answers_without_credentials
 
 OPENAPI_VERSION = "3.0.3"
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -91,7 +92,9 @@ def build(app: Flask) -> dict[str, Any]:
         for method in sorted(rule.methods - SKIPPED_METHODS):
             operation = _operation(app, rule, view, method, operation_ids)
             if security:
-                operation["security"] = security
+                # `{}`: the operation may also be called without credentials.
+                open_too = answers_without_credentials(rule.rule, app.config.get("AUTH_MODE", "none"))
+                operation["security"] = [*security, {}] if open_too else security
             paths.setdefault(path, {})[method.lower()] = operation
     for path in sorted(paths):
         spec.path(path=path, operations=paths[path])

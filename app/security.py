@@ -24,6 +24,10 @@ AUTH_MODES = ("none", "api_key", "basic")
 SERVICE_PATH_PREFIXES = ("/_connector", "/dashboard")
 # Answered without credentials, with its status only, for load balancers and orchestrators.
 HEALTH_PATH = "/_connector_service/health"
+# The dashboard's page and assets hold no data. A browser cannot add an ApiKey header to a page
+# load, so with api_key they are served to anyone and the page asks for the key its API calls
+# need; with basic they stay behind the browser's own login prompt.
+DASHBOARD_SHELL = ("/dashboard", "/dashboard/static/")
 # The challenges Elasticsearch itself sends with a 401.
 CHALLENGES = {"api_key": "ApiKey", "basic": 'Basic realm="security", charset="UTF-8"'}
 # Elasticsearch's own CORS defaults (http.cors.allow-methods, allow-headers, max-age).
@@ -63,6 +67,12 @@ class OriginForbidden(RestError):
 def is_service_path(path: str) -> bool:
     """Whether this service answers `path` itself (and so checks its callers)."""
     return path == "/" or path.startswith(SERVICE_PATH_PREFIXES)
+
+
+def answers_without_credentials(path: str, mode: str) -> bool:
+    """The service paths a caller without an Authorization header may call when auth is on."""
+    return path == HEALTH_PATH or (
+        mode == "api_key" and (path == DASHBOARD_SHELL[0] or path.startswith(DASHBOARD_SHELL[1])))
 
 
 def is_loopback(host: str) -> bool:
@@ -141,8 +151,8 @@ def authenticate() -> None:
     mode = current_app.config["AUTH_MODE"]
     if mode == "none" or not is_service_path(request.path):
         return
-    if request.path == HEALTH_PATH and "Authorization" not in request.headers:
-        g.anonymous_probe = True  # the view answers with the status alone
+    if "Authorization" not in request.headers and answers_without_credentials(request.path, mode):
+        g.anonymous = True  # health answers such a caller with its status alone
         return
     challenge = CHALLENGES[mode]
     header = request.headers.get("Authorization", "")

@@ -15,7 +15,7 @@ from tests.api_client import ApiClient, error_type
 NO_NODE = {"ELASTICSEARCH_URL": "http://127.0.0.1:1", "INSTALL_TEMPLATES_ON_START": False}
 KEY = "a2V5LWlkOmtleS1zZWNyZXQ="
 SERVICE_PATHS = ["/", "/_connector", "/_connector/_sync_job", "/_connector/_sync_job/some-id",
-                 "/_connector_service/openapi.json", "/dashboard"]
+                 "/_connector_service/openapi.json", "/_connector_service/sync_job_summary"]
 HEALTH = "/_connector_service/health"
 
 
@@ -197,6 +197,15 @@ def test_auth_mode_none_serves_without_credentials(client):
     response = client.get("/_connector/_sync_job")
 
     assert response.status_code == 200
+
+
+def test_basic_mode_keeps_the_dashboard_page_behind_the_browsers_login_prompt(app_with):
+    client = app_with(AUTH_MODE="basic", AUTH_BASIC_USERS="alice:s3cret").test_client()
+
+    response = client.get("/dashboard")
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="security", charset="UTF-8"'
 
 
 # Health probes

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import urllib3
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.options import Options
@@ -25,6 +26,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app.clock import format_instant
 from app.storage import SYNC_JOBS_INDEX
+from tests.live_server import production_server
 from tests.stored import stored_job
 
 HOW_TO_GET_CHROMIUM = ("The dashboard tests drive a real headless Chromium through chromedriver. "
@@ -457,6 +459,62 @@ def test_dashboard_shows_jobs_in_every_status_with_their_figures(page, api, es):
 
     if SCREENSHOT_PATH:
         save_full_page(browser, Path(SCREENSHOT_PATH))
+
+
+# Behind AUTH_MODE=api_key
+
+DASHBOARD_KEY = base64.b64encode(b"dashboard-key:dashboard-secret").decode()
+
+
+@pytest.fixture(scope="module")
+def keyed_url(elasticsearch_url):
+    """The service with api_key auth on, as scripts/serve runs it."""
+    with production_server(elasticsearch_url, workers=1,
+                           env={"AUTH_MODE": "api_key", "AUTH_API_KEYS": DASHBOARD_KEY}) as url:
+        yield url
+
+
+def displayed(browser, selector: str) -> bool:
+    return browser.find_element(By.CSS_SELECTOR, selector).is_displayed()
+
+
+def test_with_api_keys_the_page_asks_for_one_keeps_it_for_the_tab_and_forgets_it(
+        browser, keyed_url, api):
+    job_id = api.new_job(api.create_connector("keyed-connector"))
+    browser.get(f"{keyed_url}/dashboard")
+    try:
+        wait_until(browser, lambda d: displayed(d, "#api-key-form"), "the page to ask for a key")
+        assert "missing authentication credentials" in text_of(browser, "#alerts")
+
+        browser.find_element(By.ID, "api-key").send_keys("d3Jvbmc6a2V5", Keys.ENTER)
+        wait_until(browser, lambda d: "unable to authenticate" in text_of(d, "#alerts")
+                   and displayed(d, "#api-key-form"), "a wrong key to be refused and asked again")
+
+        browser.find_element(By.ID, "api-key").send_keys(DASHBOARD_KEY, Keys.ENTER)
+        wait_for_rows(browser, {job_id: "pending"})
+        assert not displayed(browser, "#api-key-form")
+        assert displayed(browser, "#api-key-set")
+
+        browser.refresh()  # the tab keeps the key
+        wait_for_rows(browser, {job_id: "pending"})
+        assert not displayed(browser, "#api-key-form")
+
+        browser.find_element(By.ID, "forget-api-key").click()
+        wait_until(browser, lambda d: displayed(d, "#api-key-form"), "the key to be forgotten")
+        assert browser.execute_script("return sessionStorage.length") == 0
+    finally:
+        browser.execute_script("sessionStorage.clear()")
+        browser.get("about:blank")
+
+
+def test_with_api_keys_the_page_serves_no_data_without_one(keyed_url):
+    http = urllib3.PoolManager(retries=False)
+
+    assert http.request("GET", f"{keyed_url}/dashboard").status == 200
+    assert http.request("GET", f"{keyed_url}/dashboard/static/dashboard.js").status == 200
+    summary = http.request("GET", f"{keyed_url}/_connector_service/sync_job_summary")
+    assert summary.status == 401
+    assert summary.headers["WWW-Authenticate"] == "ApiKey"
 
 
 def save_full_page(browser, path: Path) -> None:

@@ -45,7 +45,7 @@ def health():
         problem = conflict.reason
     status = "green" if reachable and templates and not problem else "red"
     code = 200 if status == "green" else 503
-    if g.get("anonymous_probe"):
+    if g.get("anonymous"):
         # A probe without credentials (auth on) learns the status, nothing else.
         return jsonify(status=status), code
     body = {"status": status, "elasticsearch": {"reachable": reachable},

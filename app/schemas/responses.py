@@ -99,10 +99,13 @@ class RootSchema(OpenSchema):
 
 
 class HealthSchema(OpenSchema):
+    """The whole report; a caller without credentials (auth on) gets `status` alone."""
+
     status = fields.String(required=True, validate=validate.OneOf(["green", "red"]))
-    elasticsearch = fields.Dict(required=True)
-    index_templates = fields.Dict(required=True)
-    service = fields.Nested(ServiceSchema, required=True)
+    elasticsearch = fields.Dict()
+    index_templates = fields.Dict()
+    indices = fields.Dict()
+    service = fields.Nested(ServiceSchema)
 
 
 class JsonObjectSchema(OpenSchema):

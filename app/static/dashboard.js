@@ -19,6 +19,8 @@
   const CANCELABLE = new Set(["pending", "in_progress", "suspended"]);
   const RUNNING = new Set(["in_progress", "canceling"]);
   const DEFAULTS = { connector_id: "", status: "", job_type: "", from: 0, size: 25, job: "", refresh: 5 };
+  // With AUTH_MODE=api_key the page asks for a key and keeps it for this tab (sessionStorage).
+  const API_KEY_ITEM = "connector-sync-jobs.api-key";
   const MAX_NOTICES = 3;
 
   const state = { ...DEFAULTS };
@@ -43,12 +45,14 @@
     }
   }
 
+  const apiKey = () => sessionStorage.getItem(API_KEY_ITEM);
+
   async function api(method, path) {
     let response;
+    const headers = { Accept: "application/json" };
+    if (apiKey()) headers.Authorization = `ApiKey ${apiKey()}`;
     try {
-      response = await fetch(path, {
-        method, cache: "no-store", credentials: "same-origin", headers: { Accept: "application/json" },
-      });
+      response = await fetch(path, { method, cache: "no-store", credentials: "same-origin", headers });
     } catch (err) {
       throw new ApiError(0, "connection_failed", `The service did not answer (${err.message}).`);
     }
@@ -58,6 +62,9 @@
       body = text ? JSON.parse(text) : null;
     } catch {
       body = null;
+    }
+    if (response.status === 401 && /^apikey\b/i.test(response.headers.get("WWW-Authenticate") || "")) {
+      showKeyControls(true);
     }
     if (!response.ok) {
       const error = body && typeof body.error === "object" && body.error !== null ? body.error : {};
@@ -520,6 +527,30 @@
     }
   }
 
+  // ---- API key (AUTH_MODE=api_key) ------------------------------------------------------
+
+  /** Shows the key form when the service refused the key (or got none), else "forget key". */
+  function showKeyControls(wanted) {
+    $("#api-key-form").hidden = !wanted;
+    $("#api-key-set").hidden = wanted || !apiKey();
+  }
+
+  function useKey(event) {
+    event.preventDefault();
+    const key = $("#api-key").value.trim();
+    if (!key) return;
+    sessionStorage.setItem(API_KEY_ITEM, key);
+    $("#api-key").value = "";
+    showKeyControls(false);
+    refreshAll();
+  }
+
+  function forgetKey() {
+    sessionStorage.removeItem(API_KEY_ITEM);
+    showKeyControls(false);
+    refreshAll();
+  }
+
   // ---- Wiring --------------------------------------------------------------------------
 
   function readFilterControls() {
@@ -552,6 +583,9 @@
       scheduleRefresh();
     });
     $("#job-detail-close").addEventListener("click", closeJob);
+    $("#api-key-form").addEventListener("submit", useKey);
+    $("#forget-api-key").addEventListener("click", forgetKey);
+    showKeyControls(false);
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && $("#job-detail").open) closeJob();
     });
