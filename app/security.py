@@ -107,6 +107,12 @@ def resolve_auth_mode(settings: Config) -> str:
                 "(docs/security.md).")
     if mode not in AUTH_MODES:
         raise ConfigurationError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {mode!r}.")
+    if mode == "none" and (settings.AUTH_API_KEYS or settings.AUTH_BASIC_USERS):
+        # Credentials given but switched off: most likely a default left in place (compose's).
+        given = "AUTH_API_KEYS" if settings.AUTH_API_KEYS else "AUTH_BASIC_USERS"
+        raise ConfigurationError(
+            f"AUTH_MODE is none but {given} is set, so it would be ignored. Set AUTH_MODE="
+            f"{'api_key' if settings.AUTH_API_KEYS else 'basic'}, or unset {given}.")
     if mode == "api_key" and not settings.AUTH_API_KEYS:
         raise ConfigurationError("AUTH_MODE=api_key needs at least one key in AUTH_API_KEYS.")
     if mode == "basic":

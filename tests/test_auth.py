@@ -86,6 +86,8 @@ def test_configured_credentials_choose_the_mode_when_auth_mode_is_unset(settings
     ({"AUTH_MODE": "basic"}, "AUTH_BASIC_USERS"),
     ({"AUTH_MODE": "basic", "AUTH_BASIC_USERS": "alice:s3cret,bob"}, "entry 2"),
     ({"AUTH_API_KEYS": "k1", "AUTH_BASIC_USERS": "u:p"}, "choose one with AUTH_MODE"),
+    ({"AUTH_MODE": "none", "AUTH_API_KEYS": "k1"}, "Set AUTH_MODE=api_key, or unset AUTH_API_KEYS"),
+    ({"AUTH_MODE": "none", "AUTH_BASIC_USERS": "alice:s3cret"}, "Set AUTH_MODE=basic"),
 ])
 def test_incomplete_auth_settings_refuse_to_start(settings, says):
     with pytest.raises(ConfigurationError) as refused:
