@@ -563,6 +563,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / 1e9
 
 
+def memory_mib(pids: list[int]) -> list[tuple[float, float]]:
+    """(resident, peak resident) MiB of each process, from /proc/<pid>/status."""
+    found = []
+    for pid in pids:
+        try:
+            status = dict(line.split(":", 1) for line in
+                          Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+            found.append((int(status["VmRSS"].split()[0]) / 1024,
+                          int(status["VmHWM"].split()[0]) / 1024))
+        except (OSError, KeyError, ValueError):
+            pass  # the process ended meanwhile
+    return found
+
+
 def children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -859,8 +873,18 @@ def report_machine(facts: dict, service: ServiceProcess | None, results: dict) -
         f"at end {results['load_end']}",
         f"- Elasticsearch {facts['es_version']} (heap {facts['es_heap']}), single node on "
         f"127.0.0.1; Python {facts['python']}, {facts['client']}",
-        serving,
+        serving, *report_memory(results),
         f"- run: `{results['command']}`, {results['seconds']:.0f} s", ""]
+
+
+def report_memory(results: dict) -> list[str]:
+    memory = results.get("memory")
+    if not memory or not memory["workers"]:
+        return []
+    workers = ", ".join(f"{rss:.0f} MiB (peak {peak:.0f})" for rss, peak in memory["workers"])
+    main = " ".join(f"{rss:.0f} MiB" for rss, _ in memory["main"])
+    return [f"- service memory at the end of the run (resident): workers {workers}; granian's "
+            f"main process {main}"]
 
 
 def report_latency(results: dict) -> list[str]:
@@ -1135,6 +1159,8 @@ def main(argv=None) -> int:
                 log_dir=Path(tempfile.mkdtemp(prefix="benchmark-")),
                 )
             run_phases(args, admin, service, results, deadline=started + args.max_seconds - 60)
+            results["memory"] = {"main": memory_mib([service.process.pid]),
+                                 "workers": memory_mib(children(service.process.pid))}
     finally:
         if service is not None:
             service.stop()
