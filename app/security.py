@@ -27,7 +27,7 @@ HEALTH_PATH = "/_connector_service/health"
 # The dashboard's page and assets hold no data. A browser cannot add an ApiKey header to a page
 # load, so with api_key they are served to anyone and the page asks for the key its API calls
 # need; with basic they stay behind the browser's own login prompt.
-DASHBOARD_SHELL = ("/dashboard", "/dashboard/static/")
+DASHBOARD_PAGE, DASHBOARD_ASSETS = "/dashboard", "/dashboard/static/"
 # The challenges Elasticsearch itself sends with a 401.
 CHALLENGES = {"api_key": "ApiKey", "basic": 'Basic realm="security", charset="UTF-8"'}
 # Elasticsearch's own CORS defaults (http.cors.allow-methods, allow-headers, max-age).
@@ -72,7 +72,7 @@ def is_service_path(path: str) -> bool:
 def answers_without_credentials(path: str, mode: str) -> bool:
     """The service paths a caller without an Authorization header may call when auth is on."""
     return path == HEALTH_PATH or (
-        mode == "api_key" and (path == DASHBOARD_SHELL[0] or path.startswith(DASHBOARD_SHELL[1])))
+        mode == "api_key" and (path == DASHBOARD_PAGE or path.startswith(DASHBOARD_ASSETS)))
 
 
 def is_loopback(host: str) -> bool:

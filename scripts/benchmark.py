@@ -53,6 +53,7 @@ from elasticsearch import Elasticsearch  # noqa: E402
 
 from app import clock  # noqa: E402
 from app.config import Config  # noqa: E402
+from app.services import sync_jobs  # noqa: E402
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
@@ -255,15 +256,10 @@ class ServiceClient:
 
 
 def list_body(connector_id: str) -> dict:
-    """The body app.services.sync_jobs.list_jobs sends for connector_id + status, size 20,
-    with the two flags app.storage.Storage.search adds."""
-    return {
-        "query": {"bool": {"filter": [{"term": {"connector.id": connector_id}},
-                                      {"terms": {"status": [LISTED_STATUS]}}]}},
-        "sort": [{"created_at": {"order": "desc"}}],
-        "from": 0, "size": LIST_SIZE,
-        "track_total_hits": True, "seq_no_primary_term": True,
-    }
+    """The body the service's list sends for connector_id + status, size 20, with the two
+    flags app.storage.Storage.search adds."""
+    return {**sync_jobs.list_body(0, LIST_SIZE, connector_id, [LISTED_STATUS], None),
+            "track_total_hits": True, "seq_no_primary_term": True}
 
 
 class DirectClient:
@@ -333,11 +329,8 @@ class DirectClient:
 
 
 def new_job(snapshot: dict, now: str) -> dict:
-    """A pending job as app.services.sync_jobs.create writes it."""
-    return {"connector": snapshot, "created_at": now, "deleted_document_count": 0,
-            "indexed_document_count": 0, "indexed_document_volume": 0, "job_type": "full",
-            "last_seen": now, "metadata": {}, "status": "pending", "total_document_count": 0,
-            "trigger_method": "on_demand"}
+    """A pending full job as the service's create writes it."""
+    return sync_jobs.pending_job(snapshot, "full", "on_demand", now)
 
 
 # Data on the node

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,8 +59,12 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
+        def log_tail() -> str:
+            log.seek(0)
+            return log.read()[-3000:].decode(errors="replace")
+
         try:
-            _wait_until_healthy(url, process, log, timeout)
+            wait_until_healthy(url, process, log_tail, timeout)
             yield url
         finally:
             if process.poll() is None:
@@ -71,19 +76,20 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
                     process.wait(timeout=10)
 
 
-def _wait_until_healthy(url: str, process: subprocess.Popen, log, timeout: float) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen, log_tail: Callable[[], str],
+                       timeout: float) -> None:
+    """Until `url`'s health answers 200; raises with the end of the server's log if the
+    process exits or `timeout` passes first."""
     http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=5))
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"granian exited: {log.read()[-3000:].decode(errors='replace')}")
+            raise RuntimeError(f"the server exited: {log_tail()}")
         try:
             if http.request("GET", url + "/_connector_service/health").status == 200:
                 return
         except urllib3.exceptions.HTTPError:
             pass
         if time.monotonic() > deadline:
-            log.seek(0)
-            raise TimeoutError(f"not healthy on {url}: {log.read()[-3000:].decode(errors='replace')}")
+            raise TimeoutError(f"not healthy on {url}: {log_tail()}")
         time.sleep(0.25)

@@ -3,22 +3,14 @@
 
 import os
 import signal
-import socket
 import subprocess
-import time
-from pathlib import Path
 
 import pytest
 import urllib3
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.live_server import REPO_ROOT, free_port, wait_until_healthy
+
 BODY_LIMIT = 4096
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +24,10 @@ def served(elasticsearch_url, tmp_path_factory):
     with log_path.open("wb") as log:
         process = subprocess.Popen([str(REPO_ROOT / "scripts" / "serve")], env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        assert process.poll() is None, f"scripts/serve exited: {log_path.read_text()[-3000:]}"
-        try:
-            if http.request("GET", url + "/_connector_service/health").status == 200:
-                break
-        except urllib3.exceptions.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"not healthy: {log_path.read_text()[-3000:]}"
-        time.sleep(0.5)
+    # The first run installs .venv's packages before it serves.
+    wait_until_healthy(url, process, lambda: log_path.read_text()[-3000:], timeout=120)
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
     yield {"url": url, "http": http, "process": process, "log": log_path}
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)

@@ -178,46 +178,42 @@ def load_model(schema: ModelSchema, value, *, parser: str, field_name: str):
         raise failed_field(parser, field_name, error) from None
 
 
-class Model(fields.Field):
-    """One nested object, read by `schema`."""
+class _Nested(fields.Field):
+    """A field whose nested objects are read by `schema`."""
 
     def __init__(self, schema: ModelSchema, **kwargs):
         super().__init__(**kwargs)
         self.schema_instance = schema
+
+    def load_one(self, value):
+        return load_model(self.schema_instance, value, parser=parser_of(self), field_name=self.name)
+
+
+class Model(_Nested):
+    """One nested object."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
             raise ValidationError("Not a valid mapping type.")
-        return load_model(self.schema_instance, value, parser=parser_of(self), field_name=self.name)
+        return self.load_one(value)
 
 
-class ModelList(fields.Field):
-    """An array of nested objects, each read by `schema`."""
-
-    def __init__(self, schema: ModelSchema, **kwargs):
-        super().__init__(**kwargs)
-        self.schema_instance = schema
+class ModelList(_Nested):
+    """An array of nested objects."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list):
             raise ValidationError("Not a valid list.")
-        return [load_model(self.schema_instance, item, parser=parser_of(self), field_name=self.name)
-                for item in value]
+        return [self.load_one(item) for item in value]
 
 
-class ModelMap(fields.Field):
-    """An object whose every value is a nested object read by `schema` (keys are free)."""
-
-    def __init__(self, schema: ModelSchema, **kwargs):
-        super().__init__(**kwargs)
-        self.schema_instance = schema
+class ModelMap(_Nested):
+    """An object whose every value is a nested object (keys are free)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
             raise ValidationError("Not a valid mapping type.")
-        return {key: load_model(self.schema_instance, item, parser=parser_of(self),
-                                field_name=self.name)
-                for key, item in value.items()}
+        return {key: self.load_one(item) for key, item in value.items()}
 
 
 def without_nulls(data: dict, order: tuple[str, ...]) -> dict:

@@ -36,10 +36,17 @@ def create(store: Storage, connector_id: str, job_type: str, trigger_method: str
         raise StatusConflict(
             f"Cannot start a sync for connector [{connector_id}] with [service_type] not "
             "defined. Set the service type of your connector before starting the sync.")
-    now = clock.now()
-    # As the reference writes it: fields that later calls set are absent, not null.
-    job = {
-        "connector": connector_snapshot(connector_id, connector, job_type),
+    job = pending_job(connector_snapshot(connector_id, connector, job_type), job_type,
+                      trigger_method, clock.now())
+    # Refreshed so that a list or a worker's own search finds the new job at once.
+    return store.create(SYNC_JOBS_INDEX, job, refresh=True).id
+
+
+def pending_job(snapshot: dict, job_type: str, trigger_method: str, now: str) -> dict:
+    """A new job's document, as the reference writes it: fields that later calls set are
+    absent, not null."""
+    return {
+        "connector": snapshot,
         "created_at": now,
         "deleted_document_count": 0,
         "indexed_document_count": 0,
@@ -51,8 +58,6 @@ def create(store: Storage, connector_id: str, job_type: str, trigger_method: str
         "total_document_count": 0,
         "trigger_method": trigger_method,
     }
-    # Refreshed so that a list or a worker's own search finds the new job at once.
-    return store.create(SYNC_JOBS_INDEX, job, refresh=True).id
 
 
 def connector_snapshot(connector_id: str, connector: dict, job_type: str) -> dict:
