@@ -55,12 +55,12 @@ def register_input_limits(app: Flask) -> None:
 
 def init_storage(app: Flask, settings: Config) -> None:
     """One client per app, shared by all requests; templates installed in the background."""
-    from app.storage import Storage
+    from app.storage import connect
 
-    storage = Storage.from_config(settings)
+    storage = connect(settings)
     app.extensions["connector_storage"] = storage
     if settings.INSTALL_TEMPLATES_ON_START:
-        storage.install_in_background()
+        storage.layout.install_in_background()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -11,8 +11,8 @@ from flask import Flask, current_app
 def install_templates_command():
     """Install the index templates (newer versions replace older ones) and create the indices."""
     storage = current_app.extensions["connector_storage"]
-    outcome = storage.install_index_templates()
-    created = storage.create_indices()
+    outcome = storage.layout.install_index_templates()
+    created = storage.layout.create_indices()
     click.echo(json.dumps({"templates": outcome, "created_indices": created}, indent=2))
 
 

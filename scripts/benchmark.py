@@ -54,7 +54,7 @@ from elasticsearch import Elasticsearch  # noqa: E402
 from app import clock  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.services import sync_jobs  # noqa: E402
-from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage  # noqa: E402
+from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, connect  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 OPERATIONS = ("create", "claim", "check_in", "stats", "list")
@@ -257,7 +257,7 @@ class ServiceClient:
 
 def list_body(connector_id: str) -> dict:
     """The body the service's list sends for connector_id + status, size 20, with the two
-    flags app.storage.Storage.search adds."""
+    flags app.storage.documents.Storage.search adds."""
     return {**sync_jobs.list_body(0, LIST_SIZE, connector_id, [LISTED_STATUS], None),
             "track_total_hits": True, "seq_no_primary_term": True}
 
@@ -1088,7 +1088,7 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
     config = Config.from_env().override({"ELASTICSEARCH_URL": args.es_url, **service.extra_env})
     fixture = Fixture(admin, create_connectors(http, admin, args.connectors))
     fixture.snapshots = job_snapshots(http, admin, fixture.connector_ids)
-    sides = Sides(http, DirectClient(Storage.from_config(config).client, fixture.snapshots,
+    sides = Sides(http, DirectClient(connect(config).client, fixture.snapshots,
                                            fixture.tokens))
     warmup = max(10, args.samples // 10)
     results["scale"] = {}

@@ -14,12 +14,8 @@ from pathlib import Path
 import pytest
 
 from app import create_app
-from app.storage import (
-    CONCRETE_CONNECTORS_INDEX,
-    CONCRETE_SYNC_JOBS_INDEX,
-    SYNC_JOBS_INDEX,
-    load_index_templates,
-)
+from app.storage import CONCRETE_CONNECTORS_INDEX, CONCRETE_SYNC_JOBS_INDEX, SYNC_JOBS_INDEX
+from app.storage.layout import load_index_templates
 from tests.api_client import ApiClient, error_type
 from tests.nodes import REPO_ROOT, es_version, start_local_node, stop_local_node
 

@@ -11,9 +11,8 @@ import urllib3
 
 from app import create_app
 from app.config import Config
-from app.storage import (
-    CONCRETE_CONNECTORS_INDEX,
-    CONCRETE_SYNC_JOBS_INDEX,
+from app.storage import CONCRETE_CONNECTORS_INDEX, CONCRETE_SYNC_JOBS_INDEX
+from app.storage.forwarding import (
     forwarded_request_headers,
     forwarded_response_headers,
     service_authorization,

@@ -1,10 +1,7 @@
 """Index templates from index_templates/ are installed, versioned, and shape new indices."""
 
-from app.storage import (
-    CONCRETE_SYNC_JOBS_INDEX,
-    SYNC_JOBS_INDEX,
-    load_index_templates,
-)
+from app.storage import CONCRETE_SYNC_JOBS_INDEX, SYNC_JOBS_INDEX
+from app.storage.layout import load_index_templates
 
 
 def test_templates_are_installed_with_their_version(app, es):
@@ -19,7 +16,7 @@ def test_templates_are_installed_with_their_version(app, es):
 
 
 def test_installing_again_changes_nothing(app):
-    outcome = app.extensions["connector_storage"].install_index_templates()
+    outcome = app.extensions["connector_storage"].layout.install_index_templates()
     assert set(outcome.values()) == {"current"}
 
 
@@ -27,7 +24,7 @@ def test_an_older_installed_version_is_replaced(app, es):
     _, index_templates = load_index_templates()
     es.indices.put_index_template(name="elastic-connectors-sync-jobs",
                                   body={**index_templates["elastic-connectors-sync-jobs"], "version": 1})
-    outcome = app.extensions["connector_storage"].install_index_templates()
+    outcome = app.extensions["connector_storage"].layout.install_index_templates()
     assert outcome["elastic-connectors-sync-jobs"] == "updated"
     installed = es.indices.get_index_template(name="elastic-connectors-sync-jobs")
     assert installed["index_templates"][0]["index_template"]["version"] == 3

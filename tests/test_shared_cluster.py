@@ -8,11 +8,8 @@ adopted when its mappings agree. A layout it cannot write to is refused with a m
 import pytest
 
 from app import create_app
-from app.storage import (
-    CONCRETE_SYNC_JOBS_INDEX,
-    SYNC_JOBS_INDEX,
-    load_index_templates,
-)
+from app.storage import CONCRETE_SYNC_JOBS_INDEX, SYNC_JOBS_INDEX
+from app.storage.layout import load_index_templates
 from tests.api_client import ApiClient, error_type
 
 
@@ -23,8 +20,8 @@ def fresh_service(elasticsearch_url, app, es):
                                         "INSTALL_TEMPLATES_ON_START": False}).test_client())
     es.indices.delete(index=[SYNC_JOBS_INDEX, CONCRETE_SYNC_JOBS_INDEX], ignore_unavailable=True)
     storage = app.extensions["connector_storage"]
-    storage._ready = False
-    storage.install_index_templates()
+    storage.layout.ready = False
+    storage.layout.install_index_templates()
     storage.ensure_ready()
 
 

@@ -23,7 +23,7 @@ def service_version() -> str:
 @bp.get("/")
 def root():
     """What ES's root endpoint says, for the cluster behind the service, plus this service."""
-    info = store().cluster_info()
+    info = store().cluster.info()
     info.setdefault("tagline", "You Know, for Search")
     info["connector_sync_jobs"] = {"name": SERVICE_NAME, "version": service_version()}
     return jsonify(info)
@@ -35,8 +35,8 @@ def health():
     storage = store()
     problem = None
     try:
-        reachable = storage.ping()
-        templates = reachable and storage.templates_installed()
+        reachable = storage.cluster.ping()
+        templates = reachable and storage.layout.templates_installed()
         if reachable:
             storage.ensure_ready()
     except StorageUnavailable:

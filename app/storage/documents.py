@@ -1,0 +1,228 @@
+"""Documents of the connector indices with their concurrency tokens. Every update is guarded."""
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from app.exceptions import RestError
+from app.storage.cluster import Cluster
+from app.storage.errors import DocumentMissing, IndexMissing, translated_errors
+from app.storage.forwarding import Forwarder
+from app.storage.layout import IndexLayout
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredDoc:
+    """A document as stored, with the tokens that guard the next write to it."""
+
+    id: str
+    source: dict[str, Any]
+    seq_no: int
+    primary_term: int
+    # What the write that produced this version did: "created", "updated" or "noop".
+    result: str = ""
+
+
+class RecentVersions:
+    """Documents as this process last read or wrote them, with their version tokens, so that a
+    guarded update can try them first and skip a read. Only an optimisation: a write against
+    remembered tokens is still guarded, and fails if anyone changed the document since.
+    Bounded: the least recently used entries are dropped past `maxsize`."""
+
+    def __init__(self, maxsize: int = 4096):
+        self.maxsize = maxsize
+        self._docs: OrderedDict[tuple[str, str], StoredDoc] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, index: str, doc_id: str) -> StoredDoc | None:
+        with self._lock:
+            doc = self._docs.get((index, doc_id))
+            if doc is not None:
+                self._docs.move_to_end((index, doc_id))
+            return doc
+
+    def remember(self, index: str, doc: StoredDoc) -> None:
+        with self._lock:
+            self._docs[(index, doc.id)] = doc
+            self._docs.move_to_end((index, doc.id))
+            while len(self._docs) > self.maxsize:
+                self._docs.popitem(last=False)
+
+    def forget(self, index: str, doc_id: str) -> None:
+        with self._lock:
+            self._docs.pop((index, doc_id), None)
+
+
+def merged(source: dict, partial: dict) -> dict:
+    """`source` after a partial update with `partial`, merged as Elasticsearch merges it:
+    objects key by key, anything else replaced."""
+    result = dict(source)
+    for key, value in partial.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+class Storage:
+    """Document operations on the connector indices, and the parts of the cluster beside them.
+
+    `layout` keeps the templates and indices in place, `cluster` answers for the cluster as a
+    whole, `forwarder` sends what the service does not answer itself; each is built once per
+    app by `app.storage.connect`.
+    """
+
+    def __init__(self, client: Elasticsearch, layout: IndexLayout, *, cluster: Cluster | None = None,
+                 forwarder: Forwarder | None = None, conflict_retries: int = 32):
+        self.client = client
+        self.layout = layout
+        self.cluster = cluster
+        self.forwarder = forwarder
+        # How often a guarded read-modify-write re-reads after losing a race (app.services.guarded).
+        self.conflict_retries = conflict_retries
+        self.recent = RecentVersions()
+
+    # Documents
+
+    def get(self, index: str, doc_id: str) -> StoredDoc | None:
+        """A real-time read by id; None when the document or its index does not exist."""
+        self._check_ready()
+        try:
+            with translated_errors():
+                resp = self.client.get(index=index, id=doc_id)
+        except (DocumentMissing, IndexMissing):
+            self.recent.forget(index, doc_id)
+            return None
+        doc = StoredDoc(resp["_id"], resp["_source"], resp["_seq_no"], resp["_primary_term"])
+        self.recent.remember(index, doc)
+        return doc
+
+    def create(self, index: str, source: dict, *, doc_id: str | None = None,
+               refresh: bool = False) -> StoredDoc:
+        """Indexes a new document (an id is generated when none is given); 409 if the id exists."""
+        resp = self._write(lambda: self.client.index(
+            index=index, id=doc_id, document=source, op_type="create",
+            refresh=refresh, require_alias=True))
+        doc = StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"], resp["result"])
+        self.recent.remember(index, doc)
+        return doc
+
+    def replace(self, index: str, doc_id: str, source: dict, *, seq_no: int, primary_term: int,
+                refresh: bool = False) -> StoredDoc:
+        """Overwrites a whole document, guarded by the tokens of the version that was read."""
+        resp = self._write(lambda: self.client.index(
+            index=index, id=doc_id, document=source, if_seq_no=seq_no,
+            if_primary_term=primary_term, refresh=refresh, require_alias=True))
+        return StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"],
+                         resp["result"])
+
+    def update(self, index: str, doc_id: str, partial: dict, *, seq_no: int, primary_term: int,
+               refresh: bool = False) -> StoredDoc:
+        """Merges `partial` into the document, only if it is still at (`seq_no`, `primary_term`).
+
+        Raises VersionConflict when it changed since, DocumentMissing when it is gone. The
+        returned StoredDoc carries the new tokens and only the partial source.
+        """
+        try:
+            resp = self._write(lambda: self.client.update(
+                index=index, id=doc_id, doc=partial, if_seq_no=seq_no,
+                if_primary_term=primary_term, refresh=refresh, require_alias=True))
+        except IndexMissing as err:
+            raise DocumentMissing(str(err)) from err
+        return StoredDoc(resp["_id"], partial, resp["_seq_no"], resp["_primary_term"],
+                         resp["result"])
+
+    def delete(self, index: str, doc_id: str, *, refresh: bool = False) -> bool:
+        """Deletes a document; False when it (or its index) did not exist."""
+        self.recent.forget(index, doc_id)
+        try:
+            with translated_errors():
+                self.client.delete(index=index, id=doc_id, refresh=refresh)
+        except (DocumentMissing, IndexMissing):
+            return False
+        return True
+
+    def delete_many(self, index: str, doc_ids: list[str], *, refresh: bool = False) -> int:
+        """Deletes documents by id in one bulk request; returns how many existed.
+
+        A document already gone is not an error; any other failed item raises RestError.
+        """
+        if not doc_ids:
+            return 0
+        with translated_errors():
+            resp = self.client.bulk(
+                operations=[{"delete": {"_index": index, "_id": doc_id}} for doc_id in doc_ids],
+                refresh=refresh)
+        deleted = 0
+        for item in resp["items"]:
+            outcome = item["delete"]
+            if outcome.get("result") == "deleted":
+                deleted += 1
+            elif outcome.get("status") != 404:
+                error = outcome.get("error") or {}
+                raise RestError(error.get("reason", "bulk delete failed"),
+                                error_type=error.get("type", "exception"),
+                                status=outcome.get("status", 500))
+        return deleted
+
+    def search(self, index: str, body: dict) -> tuple[int, list[StoredDoc]]:
+        """Runs a search body; returns the total hit count and the hits. A missing index is empty."""
+        self._check_ready()
+        try:
+            with translated_errors():
+                resp = self.client.search(index=index, body={
+                    **body, "track_total_hits": True, "seq_no_primary_term": True})
+        except IndexMissing:
+            return 0, []
+        hits = [StoredDoc(h["_id"], h["_source"], h.get("_seq_no", -1), h.get("_primary_term", -1))
+                for h in resp["hits"]["hits"]]
+        return resp["hits"]["total"]["value"], hits
+
+    def aggregate(self, index: str, body: dict) -> dict:
+        """Runs a size-0 search and returns its aggregations (empty when the index is missing)."""
+        try:
+            with translated_errors():
+                resp = self.client.search(index=index, body={**body, "size": 0})
+        except IndexMissing:
+            return {}
+        return resp.body.get("aggregations", {})
+
+    def refresh(self, index: str) -> None:
+        try:
+            with translated_errors():
+                self.client.indices.refresh(index=index)
+        except IndexMissing:
+            pass
+
+    def ensure_ready(self) -> None:
+        """Makes sure the templates and indices are in place (cheap once done)."""
+        self.layout.ensure_ready()
+
+    def _check_ready(self) -> None:
+        if not self.layout.ready:
+            self.layout.ensure_ready()
+
+    def _write(self, send):
+        """Sends a write; if our index is missing, reinstalls templates and indices, then resends.
+
+        Writes go through the alias with require_alias, so a missing index is an error instead
+        of an unmapped index auto-created under the alias name.
+        """
+        self._check_ready()
+        try:
+            with translated_errors():
+                return send()
+        except IndexMissing:
+            log.warning("connector index missing; reinstalling templates and indices")
+            # Versions remembered from the old index mean nothing in the new one.
+            self.recent = RecentVersions()
+            self.layout.reinstall()
+            with translated_errors():
+                return send()
