@@ -91,6 +91,11 @@ class Config:
                 values[f.name] = f.metadata["convert"](environ[name])
         return cls(**values)
 
+    @classmethod
+    def environment_names(cls) -> list[str]:
+        """Every environment variable the service reads."""
+        return [f.metadata["env"] for f in fields(cls)]
+
     def override(self, mapping: Mapping[str, Any]) -> "Config":
         known = {f.name: f for f in fields(self)}
         for key, value in mapping.items():

@@ -2,8 +2,10 @@
 """Measures the service against the physical limit: the same state change sent straight to
 Elasticsearch by this process, with the same client library and the same refresh policy.
 
-Starts the service under its production server (granian, as scripts/serve runs it) on a free
-loopback port in front of the node given by --es-url, then, in one run:
+Starts a local Elasticsearch node of its own (tests.nodes.LocalNode: free ports, a fresh data
+folder, removed afterwards) unless --es-url names one, then the service under its production
+server (granian, as scripts/serve runs it) on a free loopback port in front of it, and, in one
+run:
 
 - latency: p50/p99 of create, claim, check_in, stats and a filtered list, each service call
   alternated with its direct equivalent in the same loop, so machine drift cancels out;
@@ -14,14 +16,15 @@ loopback port in front of the node given by --es-url, then, in one run:
 - forwarding: GET /<index>/_doc/<id> through the service vs direct, when app/api/forwarding.py
   exists.
 
-It prints Markdown tables with PASS/FAIL beside each target. The node must be dedicated to
-the run: the connector indices are deleted first (refused if they hold documents, unless
---wipe) and at the end (unless --keep). Traffic goes to 127.0.0.1 only; every phase is bounded
-by counts or by time, and --max-seconds bounds the whole run.
+It prints Markdown tables with PASS/FAIL beside each target. It changes only what it creates:
+a node given with --es-url must be on loopback and must not hold the connector indices yet
+(the run is refused, nothing touched, if it does); the benchmark creates them and deletes them
+at the end (unless --keep). Traffic goes to 127.0.0.1 only; every phase is bounded by counts or
+by time, and --max-seconds bounds the whole run.
 
-    ES_HTTP_PORT=9206 ES_HEAP=2g scripts/start-elasticsearch
-    .venv/bin/python scripts/benchmark.py --es-url http://127.0.0.1:9206 --quick
-    .venv/bin/python scripts/benchmark.py --es-url http://127.0.0.1:9206   # 10k and 1M jobs
+    .venv/bin/python scripts/benchmark.py --quick
+    .venv/bin/python scripts/benchmark.py            # 10k and 1M jobs
+    .venv/bin/python scripts/benchmark.py --es-url http://127.0.0.1:9206   # a node you started
 """
 
 import argparse
@@ -55,6 +58,7 @@ from app import clock  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.services import sync_jobs  # noqa: E402
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, connect  # noqa: E402
+from tests.nodes import local_node  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 OPERATIONS = ("create", "claim", "check_in", "stats", "list")
@@ -458,19 +462,30 @@ def require_loopback(url: str) -> None:
         raise SystemExit(f"--es-url must be a loopback address, not {host!r}")
 
 
-def wipe_connector_indices(admin: Elasticsearch, *, allowed: bool) -> None:
-    """Deletes the connector indices, refusing when they hold documents unless `allowed`."""
+def connector_indices(admin: Elasticsearch) -> set[str]:
+    """The concrete indices behind the connector aliases (and any index of those names)."""
     names = set()
     for alias in (CONNECTORS_INDEX, SYNC_JOBS_INDEX):
-        if admin.indices.exists(index=alias):
-            names |= set(admin.indices.get(index=alias))
-    if not names:
-        return
-    docs = sum(admin.count(index=name)["count"] for name in names)
-    if docs and not allowed:
-        raise SystemExit(f"the node's connector indices hold {docs} documents; the benchmark "
-                         "deletes them: pass --wipe if this node is yours to wipe")
-    admin.indices.delete(index=",".join(sorted(names)), expand_wildcards="all")
+        if admin.indices.exists(index=alias, expand_wildcards="all"):
+            names |= set(admin.indices.get(index=alias, expand_wildcards="all"))
+    return names
+
+
+def refuse_existing_connector_indices(admin: Elasticsearch, url: str) -> None:
+    """The benchmark loads a million jobs and deletes its indices at the end: it runs only on a
+    node where it creates them itself."""
+    names = connector_indices(admin)
+    if names:
+        raise SystemExit(f"{url} already holds the connector indices ({', '.join(sorted(names))}); "
+                         "the benchmark changes nothing it did not create. Run it without "
+                         "--es-url (it starts a node of its own) or on a node without them.")
+
+
+def delete_connector_indices(admin: Elasticsearch) -> None:
+    """What the run created: the connector indices, missing at its start."""
+    names = connector_indices(admin)
+    if names:
+        admin.indices.delete(index=",".join(sorted(names)), expand_wildcards="all")
 
 
 def create_connectors(http: ServiceClient, admin: Elasticsearch, count: int) -> list[str]:
@@ -728,8 +743,10 @@ def forwarding(sides: Sides, admin: Elasticsearch, samples: int, warmup: int) ->
     """GET /<index>/_doc/<id> through the service vs direct; None when nothing forwards."""
     if not (REPO_ROOT / "app" / "api" / "forwarding.py").exists():
         return None
-    index = "bench-forwarding"
-    admin.index(index=index, id="1", document={"message": "forwarded"}, refresh=True)
+    index = f"bench-forwarding-{os.getpid()}"
+    # op_type=create: an index of that name already there is not this run's to fill or delete.
+    admin.index(index=index, id="1", document={"message": "forwarded"}, refresh=True,
+                op_type="create")
     times = {"service": [], "direct": []}
     for i in range(samples + warmup):
         for side, client in sides.pair(i):
@@ -1022,9 +1039,10 @@ PHASES = ("accounting", "latency", "throughput", "forwarding", "scale")
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--es-url", default=os.environ.get("ELASTICSEARCH_URL",
-                                                           "http://127.0.0.1:9206"),
-                        help="a dedicated loopback node (default $ELASTICSEARCH_URL or :9206)")
+    parser.add_argument("--es-url", default=None,
+                        help="a loopback node without the connector indices (default: a node of "
+                             "the benchmark's own, removed at the end)")
+    parser.add_argument("--es-heap", default="2g", help="heap of the benchmark's own node")
     parser.add_argument("--jobs", default=None,
                         help="comma-separated stored-job counts for the scale phase "
                              "(default 10000,1000000; --quick: 1000,10000)")
@@ -1052,9 +1070,8 @@ def parse_args(argv=None):
                              "or more): SPEC is comma-separated workers=N, threads=N, "
                              "access_log=off or ENV_NAME=VALUE; empty: scripts/serve's")
     parser.add_argument("--max-seconds", type=int, default=3600, help="bound on the whole run")
-    parser.add_argument("--wipe", action="store_true",
-                        help="delete connector indices that hold documents")
-    parser.add_argument("--keep", action="store_true", help="keep the loaded jobs at the end")
+    parser.add_argument("--keep", action="store_true",
+                        help="with --es-url: keep the connector indices and their jobs at the end")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
     args.phases = set(args.phases.split(","))
@@ -1131,7 +1148,16 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    require_loopback(args.es_url)
+    if args.es_url:
+        require_loopback(args.es_url)
+        return benchmark(args, argv)
+    with local_node("benchmark", heap=args.es_heap) as node:
+        progress(f"Elasticsearch node of the benchmark's own on {node.url}")
+        args.es_url = node.url
+        return benchmark(args, argv)
+
+
+def benchmark(args, argv) -> int:
     signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(args.max_seconds)
     started = time.monotonic()
@@ -1139,7 +1165,7 @@ def main(argv=None) -> int:
                      "load_start": load_average()}
     admin = Elasticsearch(args.es_url, request_timeout=300)
     facts = machine_facts(admin)
-    wipe_connector_indices(admin, allowed=args.wipe)
+    refuse_existing_connector_indices(admin, args.es_url)
     service = None
     try:
         if args.variant:
@@ -1167,7 +1193,7 @@ def main(argv=None) -> int:
     if args.output:
         args.output.write_text(text + "\n")
     if not args.keep:
-        wipe_connector_indices(admin, allowed=True)
+        delete_connector_indices(admin)
     return 0
 
 

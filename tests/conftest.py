@@ -1,21 +1,42 @@
-"""Fixtures: a real Elasticsearch node, a client to read what is stored, the app and its client."""
+"""Fixtures: a real Elasticsearch node of the suite's own, a client to read what is stored, the
+app and its client."""
+
+import os
 
 import pytest
 from elasticsearch import Elasticsearch
 
 from app import create_app
+from app.config import Config
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import ApiClient
-from tests.nodes import HOW_TO_GET_A_NODE, elasticsearch_node
+from tests.nodes import HOW_TO_GET_A_NODE, OPT_IN_VARIABLE, elasticsearch_node, refuse_if_holding_documents
+
+# The service's settings come from the environment; a user's shell (ELASTICSEARCH_URL pointing
+# at their cluster, AUTH_API_KEYS, ...) must not reach the apps and servers the tests start.
+SERVER_VARIABLES = ("WEB_CONCURRENCY", "WEB_THREADS", "ACCESS_LOG")
+for _name in [*Config.environment_names(), *SERVER_VARIABLES]:
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")
 def elasticsearch_url():
     try:
         with elasticsearch_node() as url:
+            if os.environ.get(OPT_IN_VARIABLE):
+                refuse_a_cluster_holding_documents(url)
             yield url
     except (RuntimeError, TimeoutError) as err:
         pytest.fail(f"{HOW_TO_GET_A_NODE}\n{err}", pytrace=False)
+
+
+def refuse_a_cluster_holding_documents(url: str) -> None:
+    """Before anything is written: a cluster offered with TEST_ELASTICSEARCH_URL whose connector
+    indices hold documents stops the whole run, with nothing changed."""
+    with Elasticsearch(url, request_timeout=30) as client:
+        refusal = refuse_if_holding_documents(client, url)
+    if refusal:
+        pytest.exit(refusal, returncode=3)
 
 
 @pytest.fixture(scope="session")
@@ -24,6 +45,8 @@ def es(elasticsearch_url):
     version = client.nodes.info(node_id="_local", metric="_none")["nodes"]
     print(f"\nElasticsearch {next(iter(version.values()))['version']} at {elasticsearch_url}")
     yield client
+    if os.environ.get(OPT_IN_VARIABLE):
+        wipe(client)  # the next run against the same cluster finds it as this one did
     client.close()
 
 

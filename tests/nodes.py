@@ -1,8 +1,23 @@
-"""Where the tests' Elasticsearch comes from: ELASTICSEARCH_URL, testcontainers, or the local
-distribution that scripts/start-elasticsearch runs. Never a fake."""
+"""Where the tests' Elasticsearch comes from: always a node of the suite's own, never a fake and
+never a node it finds running.
+
+- `TEST_ELASTICSEARCH_URL`, when set, is a throwaway cluster the user offers on purpose; the
+  suite refuses it while its connector indices hold documents (`refuse_if_holding_documents`).
+- Else, where a Docker engine answers, a testcontainers container of the session's own.
+- Else the local distribution (scripts/start-elasticsearch) on free ports, with a data folder of
+  its own that is removed when the node is (`LocalNode`).
+
+`ELASTICSEARCH_URL` is what the service serves; the suite never reads it (conftest.py drops it
+from the environment), so running the tests after serving against a real cluster leaves that
+cluster alone.
+"""
 
 import os
+import shutil
+import signal
+import socket
 import subprocess
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,10 +25,11 @@ from pathlib import Path
 import urllib3
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+OPT_IN_VARIABLE = "TEST_ELASTICSEARCH_URL"
 HOW_TO_GET_A_NODE = (
-    "No Elasticsearch node for the tests. Either run the tests with scripts/test (it installs "
-    "and starts one), set ELASTICSEARCH_URL to a node you run, or start a Docker engine for "
-    "testcontainers."
+    "No Elasticsearch node for the tests. scripts/test installs and starts one of its own (it "
+    "needs Maven, unzip, curl and a JDK, which it installs where it can); or start a Docker "
+    f"engine for testcontainers; or set {OPT_IN_VARIABLE} to a throwaway cluster."
 )
 
 
@@ -24,6 +40,12 @@ def es_version() -> str:
         if line.startswith("ES_VERSION="):
             return line.split("=", 1)[1].strip()
     raise RuntimeError("ES_VERSION is not set in .env")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_for_health(url: str, timeout: float = 120.0) -> None:
@@ -43,20 +65,93 @@ def wait_for_health(url: str, timeout: float = 120.0) -> None:
 
 
 def docker_engine_answers() -> bool:
-    try:
-        import docker
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://")):
+        return False  # (the client library would leave its socket open when asked)
+    import docker
 
-        docker.from_env(timeout=5).ping()
-        return True
+    try:
+        client = docker.from_env(timeout=5)
+    except docker.errors.DockerException:
+        return False
+    try:
+        return bool(client.ping())
     except Exception:
         return False
+    finally:
+        client.close()
+
+
+class LocalNode:
+    """One node of the local distribution, started by scripts/start-elasticsearch on ports
+    nobody else uses, its data, logs and pid file in a folder of its own.
+
+    `stop` and `start` keep the data (a restart); `remove` stops the node and deletes the folder.
+    `settings` are more `-E name=value` node settings (they replace the script's defaults of the
+    same name); `environment` more variables for the script (ES_PATH_CONF, ES_WAIT_FOR_HEALTH...).
+    """
+
+    def __init__(self, name: str, *, settings: dict[str, str] | None = None,
+                 environment: dict[str, str] | None = None, heap: str = "512m",
+                 version: str | None = None):
+        self.name = name
+        self.version = version or es_version()
+        self.http_port, self.transport_port = free_port(), free_port()
+        self.settings = dict(settings or {})
+        # Open to the node's system user (the script hands it over when running as root).
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"connector-sync-jobs-{name}-"))
+        self.run_dir.chmod(0o755)
+        self.environment = {
+            "ES_VERSION": self.version, "ES_HTTP_PORT": str(self.http_port),
+            "ES_TRANSPORT_PORT": str(self.transport_port), "ES_RUN_DIR": str(self.run_dir),
+            "ES_HEAP": heap, "ES_REUSE_RUNNING": "no", **(environment or {})}
+        self.url = f"http://127.0.0.1:{self.http_port}"
+
+    def _script(self, name: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+        return subprocess.run([str(REPO_ROOT / "scripts" / name), *args],
+                              env={**os.environ, **self.environment}, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def start(self) -> str:
+        """Starts the node (installing the distribution first if needed); returns its URL."""
+        args = [arg for name, value in self.settings.items() for arg in ("-E", f"{name}={value}")]
+        result = self._script("start-elasticsearch", *args, timeout=900)
+        if result.returncode != 0:
+            raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{result.stderr[-3000:]}")
+        return self.url
+
+    def stop(self) -> None:
+        self._script("stop-elasticsearch", timeout=120)
+
+    @property
+    def pid(self) -> int:
+        return int((self.run_dir / "pid").read_text())
+
+    def signal(self, signum: signal.Signals) -> None:
+        os.kill(self.pid, signum)
+
+    def remove(self) -> None:
+        if (self.run_dir / "pid").exists():
+            self.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+@contextmanager
+def local_node(name: str, **options):
+    """A LocalNode started for the block, removed (data and all) after it."""
+    node = LocalNode(name, **options)
+    try:
+        node.start()
+        yield node
+    finally:
+        node.remove()
 
 
 @contextmanager
 def elasticsearch_node():
-    """Yields the URL of a real node, in the order the README gives."""
-    if os.environ.get("ELASTICSEARCH_URL"):
-        url = os.environ["ELASTICSEARCH_URL"].rstrip("/")
+    """Yields the URL of a node for the session, in the order the module docstring gives."""
+    if os.environ.get(OPT_IN_VARIABLE):
+        url = os.environ[OPT_IN_VARIABLE].rstrip("/")
         wait_for_health(url)
         yield url
     elif docker_engine_answers():
@@ -65,20 +160,30 @@ def elasticsearch_node():
         with ElasticSearchContainer(f"elasticsearch:{es_version()}", mem_limit="2g") as container:
             yield container.get_url()
     else:
-        yield start_local_node(port=int(os.environ.get("ES_HTTP_PORT", "9200")))
+        with local_node("session") as node:
+            yield node.url
 
 
-def start_local_node(port: int) -> str:
-    """Starts (or reuses) the local distribution on `port` with scripts/start-elasticsearch."""
-    env = dict(os.environ, ES_HTTP_PORT=str(port))
-    result = subprocess.run([str(REPO_ROOT / "scripts" / "start-elasticsearch")], env=env,
-                            capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{result.stderr[-3000:]}")
-    return result.stdout.strip().splitlines()[-1]
+def connector_documents(es, limit: int = 5) -> tuple[int, list[str]]:
+    """How many documents the connector indices hold (every index whose name they start), and
+    the ids of a few of them."""
+    found = es.search(index=".elastic-connectors*", expand_wildcards="all", size=limit,
+                      source=False, track_total_hits=True, ignore_unavailable=True,
+                      allow_no_indices=True)
+    hits = found["hits"]
+    return hits["total"]["value"], [f"{hit['_index']}/{hit['_id']}" for hit in hits["hits"]]
 
 
-def stop_local_node(port: int) -> None:
-    env = dict(os.environ, ES_HTTP_PORT=str(port))
-    subprocess.run([str(REPO_ROOT / "scripts" / "stop-elasticsearch")], env=env, check=True,
-                   capture_output=True, timeout=120)
+def refuse_if_holding_documents(es, url: str) -> str | None:
+    """Why the suite must not run against `url`, or None: the suite deletes every document of
+    the connector indices, so a cluster whose indices hold any is someone's data."""
+    count, examples = connector_documents(es)
+    if not count:
+        return None
+    return (f"{OPT_IN_VARIABLE} points at {url}, whose connector indices hold {count} "
+            f"document(s) ({', '.join(examples)}{', ...' if count > len(examples) else ''}). "
+            "The test suite deletes every document in those indices, so it runs only against a "
+            "cluster whose connector indices are empty or absent. Nothing was changed. Unset "
+            f"{OPT_IN_VARIABLE} to let the suite start a node of its own, or point it at a "
+            "throwaway cluster (documents left by an interrupted test run must be deleted by "
+            "hand first).")

@@ -1,15 +1,13 @@
 """Faults: Elasticsearch stopped or frozen mid-load, indices and templates deleted by an operator.
 
-The outage tests start their own local node (scripts/start-elasticsearch on FAULT_ES_PORT), so
-they can stop and restart it without disturbing the node the other tests use.
+The outage tests start a local node of their own (tests.nodes.LocalNode), so they can stop,
+freeze and restart it without disturbing the node the other tests use.
 """
 
-import os
 import signal
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -17,26 +15,27 @@ from app import create_app
 from app.storage import CONCRETE_CONNECTORS_INDEX, CONCRETE_SYNC_JOBS_INDEX, SYNC_JOBS_INDEX
 from app.storage.layout import load_index_templates
 from tests.api_client import ApiClient, error_type
-from tests.nodes import REPO_ROOT, es_version, start_local_node, stop_local_node
+from tests.nodes import LocalNode
 
-FAULT_ES_PORT = int(os.environ.get("FAULT_ES_PORT", "9250"))
 TIMEOUT = 2.0
 
 
 @pytest.fixture(scope="module")
 def fault_node():
+    node = LocalNode("faults")
     try:
-        url = start_local_node(FAULT_ES_PORT)
+        node.start()
     except RuntimeError as err:
+        node.remove()
         pytest.fail(f"the fault tests need the local distribution (Maven and a JDK): {err}",
                     pytrace=False)
-    yield url
-    stop_local_node(FAULT_ES_PORT)
+    yield node
+    node.remove()
 
 
 @pytest.fixture(scope="module")
 def fault_api(fault_node):
-    app = create_app({"ELASTICSEARCH_URL": fault_node, "INSTALL_TEMPLATES_ON_START": False,
+    app = create_app({"ELASTICSEARCH_URL": fault_node.url, "INSTALL_TEMPLATES_ON_START": False,
                       "ELASTICSEARCH_REQUEST_TIMEOUT": TIMEOUT})
     app.extensions["connector_storage"].ensure_ready()
     return ApiClient(app.test_client())
@@ -47,11 +46,6 @@ def unique_connector(api: ApiClient, prefix: str) -> str:
     api.call("PUT", f"/_connector/{name}", {"index_name": f"search-{name}",
                                             "service_type": "super-connector"}, expect=201)
     return name
-
-
-def node_pid() -> int:
-    run_dir = REPO_ROOT / ".elasticsearch" / f"run-{es_version()}-{FAULT_ES_PORT}"
-    return int((Path(os.environ.get("ES_HOME_BASE", run_dir.parent)) / run_dir.name / "pid").read_text())
 
 
 def test_stopped_node_gives_fast_503_and_acknowledged_writes_survive(fault_api, fault_node):
@@ -69,11 +63,11 @@ def test_stopped_node_gives_fast_503_and_acknowledged_writes_survive(fault_api, 
     worker = threading.Thread(target=load)
     worker.start()
     time.sleep(1.0)
-    stop_local_node(FAULT_ES_PORT)
+    fault_node.stop()
     down = fault_api.call("GET", "/_connector/_sync_job", expect=503)
     assert error_type(down) == "service_unavailable_exception"
     time.sleep(1.0)
-    start_local_node(FAULT_ES_PORT)
+    fault_node.start()
     time.sleep(1.0)
     stop.set()
     worker.join()
@@ -89,16 +83,15 @@ def test_stopped_node_gives_fast_503_and_acknowledged_writes_survive(fault_api, 
     assert set(acknowledged) | {recovered} <= stored_ids
 
 
-def test_frozen_node_times_out_into_503_then_recovers(fault_api):
+def test_frozen_node_times_out_into_503_then_recovers(fault_api, fault_node):
     connector = unique_connector(fault_api, "frozen")
-    pid = node_pid()
-    os.kill(pid, signal.SIGSTOP)
+    fault_node.signal(signal.SIGSTOP)
     try:
         started = time.monotonic()
         body = fault_api.call("POST", "/_connector/_sync_job", {"id": connector}, expect=503)
         elapsed = time.monotonic() - started
     finally:
-        os.kill(pid, signal.SIGCONT)
+        fault_node.signal(signal.SIGCONT)
     assert error_type(body) == "service_unavailable_exception"
     assert TIMEOUT - 0.5 < elapsed < TIMEOUT * 2 + 1
     fault_api.new_job(connector)
