@@ -35,15 +35,15 @@ ensure_es_user() {
 # Whether the node's user can open every folder on the way to $1.
 es_user_reaches() { run_as_es_user test -x "$1" 2>/dev/null; }
 
-# Sets ES_HOME_BASE, ES_HOME and ES_RUN_DIR. ES_HOME_BASE is the checkout's .elasticsearch/
-# when the node's user can reach it; else (a clone under /root, mode 700, worked on as root) a
-# folder every user can reach, said in the log.
+# Sets ES_HOME_BASE, ES_HOME and ES_RUN_DIR (`es_paths quiet`: without saying where).
+# ES_HOME_BASE is the checkout's .elasticsearch/ when the node's user can reach it; else (a
+# clone under /root, mode 700, worked on as root) a folder every user can reach, said in the log.
 es_paths() {
     if [ -z "${ES_HOME_BASE:-}" ]; then
         ES_HOME_BASE="$REPO_ROOT/.elasticsearch"
         ensure_es_user
         if ! es_user_reaches "$REPO_ROOT"; then
-            log "user $ES_USER cannot reach $REPO_ROOT; Elasticsearch is installed and run from $SHARED_ES_HOME_BASE instead"
+            [ "${1:-}" = quiet ] || log "user $ES_USER cannot reach $REPO_ROOT; Elasticsearch is installed and run from $SHARED_ES_HOME_BASE instead"
             ES_HOME_BASE="$SHARED_ES_HOME_BASE"
             mkdir -p "$ES_HOME_BASE"
             chmod 755 "$ES_HOME_BASE"

@@ -15,19 +15,24 @@ from tests.nodes import HOW_TO_GET_A_NODE, OPT_IN_VARIABLE, elasticsearch_node, 
 # The service's settings come from the environment; a user's shell (ELASTICSEARCH_URL pointing
 # at their cluster, AUTH_API_KEYS, ...) must not reach the apps and servers the tests start.
 SERVER_VARIABLES = ("WEB_CONCURRENCY", "WEB_THREADS", "ACCESS_LOG")
+NODE_FAILURE = pytest.StashKey[str]()
 for _name in [*Config.environment_names(), *SERVER_VARIABLES]:
     os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")
-def elasticsearch_url():
+def elasticsearch_url(request):
+    # pytest asks a failed session fixture again for every test: fail at once after the first.
+    if failure := request.config.stash.get(NODE_FAILURE, None):
+        pytest.fail(failure, pytrace=False)
     try:
         with elasticsearch_node() as url:
             if os.environ.get(OPT_IN_VARIABLE):
                 refuse_a_cluster_holding_documents(url)
             yield url
     except (RuntimeError, TimeoutError) as err:
-        pytest.fail(f"{HOW_TO_GET_A_NODE}\n{err}", pytrace=False)
+        request.config.stash[NODE_FAILURE] = f"{HOW_TO_GET_A_NODE}\n{err}"
+        pytest.fail(request.config.stash[NODE_FAILURE], pytrace=False)
 
 
 def refuse_a_cluster_holding_documents(url: str) -> None:

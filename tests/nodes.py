@@ -117,8 +117,15 @@ class LocalNode:
         args = [arg for name, value in self.settings.items() for arg in ("-E", f"{name}={value}")]
         result = self._script("start-elasticsearch", *args, timeout=900)
         if result.returncode != 0:
-            raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{result.stderr[-3000:]}")
+            raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{result.stderr[-3000:]}{self.log_tail()}")
         return self.url
+
+    def log_tail(self, characters: int = 3000) -> str:
+        """The end of what the node printed and logged, for a failure's message."""
+        texts = [path.read_text(errors="replace")[-characters:]
+                 for path in [self.run_dir / "stdout.log", *sorted(self.run_dir.glob("logs/*.log"))]
+                 if path.is_file()]
+        return "".join(f"\n--- {text}" for text in texts if text.strip())
 
     def stop(self) -> None:
         self._script("stop-elasticsearch", timeout=120)

@@ -178,8 +178,7 @@ def test_a_user_other_than_root_starts_a_node_of_its_own(elasticsearch_url):
         assert started.returncode == 0, started.stderr[-3000:]
         assert node_answers(started.stdout.strip())
         pid = (checkout / ".elasticsearch" / f"run-{es_version()}-{port}" / "pid").read_text().strip()
-        owner = subprocess.run(["ps", "-o", "uid=", "-p", pid], capture_output=True, text=True)
-        assert int(owner.stdout) == (user.pw_uid if as_root else os.getuid())
+        assert os.stat(f"/proc/{pid}").st_uid == (user.pw_uid if as_root else os.getuid())
     finally:
         as_the_user("stop-elasticsearch")
         shutil.rmtree(checkout.parent, ignore_errors=True)
