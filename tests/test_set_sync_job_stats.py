@@ -100,7 +100,8 @@ def test_stats_for_a_finished_job_are_400(api, es, job_id, set_status, status):
     ({"metadata": 123}, "x_content_parse_exception",
      "[connector_sync_job_update_ingestion_stats] metadata doesn't support values of type: "
      "VALUE_NUMBER"),
-    ({"last_seen": "not a date"}, None, None),
+    ({"last_seen": "not a date"}, "x_content_parse_exception",
+     "[connector_sync_job_update_ingestion_stats] failed to parse field [last_seen]"),
     ({"last_seen": 1700000000000}, "x_content_parse_exception", None),
     ({"unknown_field": 1}, "x_content_parse_exception",
      "[connector_sync_job_update_ingestion_stats] unknown field [unknown_field]"),

@@ -3,7 +3,8 @@
 from marshmallow import ValidationError, fields, validates_schema
 
 from app.job_states import JobStatus, JobType, TriggerMethod
-from app.schemas.fields import CommaList, Count, Duration, Enum, Instant, QueryInt
+from app.schemas.connector_models import ParsedInstant
+from app.schemas.fields import CommaList, Count, Duration, Enum, QueryInt
 from app.schemas.loading import StrictSchema
 
 MAX_RESULT_WINDOW = 10_000
@@ -31,13 +32,16 @@ class ClaimSyncJobSchema(StrictSchema):
 
 
 class SyncJobStatsSchema(StrictSchema):
+    """`last_seen` is read as the reference's parser reads it: a date the field's format
+    accepts, or a 400 `x_content_parse_exception` naming the field."""
+
     parser = "connector_sync_job_update_ingestion_stats"
 
     deleted_document_count = Count(required=True)
     indexed_document_count = Count(required=True)
     indexed_document_volume = Count(required=True)
     total_document_count = Count()
-    last_seen = Instant()
+    last_seen = ParsedInstant()
     metadata = fields.Dict()
 
 
