@@ -38,9 +38,13 @@ LOOKUP, UPDATE = "lookup", "update"
 
 
 class InvalidConnectorStatusTransition(StatusConflict):
+    """The reference's shape: a status_exception caused by the state machine's own exception."""
+
     def __init__(self, current: str, target: str):
-        super().__init__(f"Invalid transition attempt from [{current}] to [{target}]. Such a status "
-                         "transition is not supported by the Connector Protocol.")
+        reason = (f"Invalid transition attempt from [{current}] to [{target}]. Such a status "
+                  "transition is not supported by the Connector Protocol.")
+        super().__init__(reason, caused_by={
+            "type": "connector_invalid_status_transition_exception", "reason": reason})
 
 
 # Reads

@@ -121,7 +121,9 @@ def delete(store: Storage, job_id: str) -> None:
 
 
 def _update(store: Storage, job_id: str, change, *, refresh: bool = False,
-            heartbeat: bool = False):
+            heartbeat: bool = False) -> tuple[StoredDoc, StoredDoc]:
+    """A guarded update; the second document is the write, whose `result` ("updated" or
+    "noop") the routes answer as the reference does."""
     return guarded_update(store, SYNC_JOBS_INDEX, job_id, change, refresh=refresh,
                           not_found=lambda: SyncJobNotFound(job_id, after_update=heartbeat))
 
@@ -134,17 +136,17 @@ def _require_open(job_id: str, job: dict, action: str) -> None:
             "the job has finished.")
 
 
-def check_in(store: Storage, job_id: str) -> None:
+def check_in(store: Storage, job_id: str) -> str:
     """Check in connector sync job: `last_seen` becomes now."""
 
     def change(job: dict) -> dict:
         _require_open(job_id, job, "check in")
         return {"last_seen": clock.now()}
 
-    _update(store, job_id, change, heartbeat=True)
+    return _update(store, job_id, change, heartbeat=True)[1].result
 
 
-def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> None:
+def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> str:
     """Claim connector sync job: pending or suspended → in_progress, for one worker only."""
 
     def change(job: dict) -> dict:
@@ -156,11 +158,16 @@ def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict |
             partial["connector"] = {"sync_cursor": sync_cursor}
         return partial
 
-    _update(store, job_id, change, refresh=True)
+    return _update(store, job_id, change, refresh=True)[1].result
 
 
 def cancel(store: Storage, job_id: str) -> str:
-    """Cancel connector sync job. Returns the status the job moved to."""
+    """Cancel connector sync job."""
+    return _cancel(store, job_id).result
+
+
+def _cancel(store: Storage, job_id: str) -> StoredDoc:
+    """The write of a cancel: its source holds the status the job moved to."""
 
     def change(job: dict) -> dict:
         target = cancel_target(job.get("status", ""))
@@ -171,8 +178,7 @@ def cancel(store: Storage, job_id: str) -> str:
                     "canceled_at": now, "completed_at": now}
         return {"status": target.value, "cancelation_requested_at": now}
 
-    _, written = _update(store, job_id, change, refresh=True)
-    return written.source["status"]
+    return _update(store, job_id, change, refresh=True)[1]
 
 
 # Statuses a cancel-all acts on: what Kibana cancels one job at a time before deleting a connector.
@@ -193,7 +199,7 @@ def cancel_all(store: Storage, connector_id: str, *, max_jobs: int = 1000) -> di
     results = []
     for hit in hits:
         try:
-            results.append({"id": hit.id, "outcome": cancel(store, hit.id)})
+            results.append({"id": hit.id, "outcome": _cancel(store, hit.id).source["status"]})
         except InvalidStatusTransition as err:
             results.append({"id": hit.id, "outcome": "skipped", "reason": err.reason})
         except SyncJobNotFound:
@@ -203,17 +209,17 @@ def cancel_all(store: Storage, connector_id: str, *, max_jobs: int = 1000) -> di
     return {**counts, "remaining": max(total - len(hits), 0), "results": results}
 
 
-def set_error(store: Storage, job_id: str, error: str) -> None:
+def set_error(store: Storage, job_id: str, error: str) -> str:
     """Set a connector sync job error: in_progress or canceling → error."""
 
     def change(job: dict) -> dict:
         _require_transition(job, JobStatus.ERROR)
         return {"status": JobStatus.ERROR.value, "error": error}
 
-    _update(store, job_id, change, refresh=True)
+    return _update(store, job_id, change, refresh=True)[1].result
 
 
-def set_stats(store: Storage, job_id: str, stats: dict) -> None:
+def set_stats(store: Storage, job_id: str, stats: dict) -> str:
     """Set the connector sync job stats; `last_seen` defaults to now."""
 
     def change(job: dict) -> dict:
@@ -222,7 +228,7 @@ def set_stats(store: Storage, job_id: str, stats: dict) -> None:
         partial.setdefault("last_seen", clock.now())
         return partial
 
-    _update(store, job_id, change, heartbeat=True)
+    return _update(store, job_id, change, heartbeat=True)[1].result
 
 
 def _require_transition(job: dict, target: JobStatus) -> None:
