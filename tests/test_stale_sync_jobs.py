@@ -103,3 +103,12 @@ def test_cli_command_fails_stale_jobs(jobs, elasticsearch_url, es):
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout[result.stdout.index("{"):])["moved"] == 2
     assert stored_job(es, jobs["silent"])["status"] == "error"
+
+
+def test_stale_list_pages_and_counts_as_the_list_does(api, jobs):
+    body = api.call("GET", "/_connector/_sync_job/_stale", query={"from": "9991", "size": "10"},
+                    expect=400)
+    assert body["error"]["reason"] == (
+        "The sum of parameters [from] and [size] cannot be higher than 10000.")
+    assert api.call("GET", "/_connector/_sync_job/_stale",
+                    query={"connector_id": ""}) == {"count": 0, "results": []}

@@ -28,10 +28,9 @@ from app.schemas.connector_models import (
     StrictBool,
 )
 from app.schemas.fields import QueryInt
-from app.schemas.loading import StrictSchema
+from app.schemas.loading import MAX_RESULT_WINDOW, StrictSchema
 
 MANAGED_INDEX_PREFIX = "content-"
-MAX_RESULT_WINDOW = 10_000
 _INVALID_INDEX_CHARACTERS = ' "*\\<|,>/?'
 
 

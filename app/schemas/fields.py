@@ -54,16 +54,21 @@ class Enum(fields.String):
 
 
 class CommaList(fields.Field):
-    """A query-string list, `a,b` (or the parameter repeated), each value an enum's wire value."""
+    """A query-string list, `a,b` (or the parameter repeated), each value an enum's wire value.
+    Empty items are dropped; `allow_empty=False` refuses a parameter with no value at all, as
+    ES refuses an empty enum value."""
 
-    def __init__(self, enum, *, type_name: str, **kwargs):
+    def __init__(self, enum, *, type_name: str, allow_empty: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.values = [member.value for member in enum]
         self.type_name = type_name
+        self.allow_empty = allow_empty
 
     def _deserialize(self, value, attr, data, **kwargs):
         texts = value if isinstance(value, list) else [value]
         items = [item for text in texts for item in str(text).split(",") if item != ""]
+        if not items and not self.allow_empty:
+            raise ValidationError(f"Unknown {self.type_name} [].")
         for item in items:
             if item.lower() not in self.values:
                 raise ValidationError(f"Unknown {self.type_name} [{item}].")

@@ -5,9 +5,7 @@ from marshmallow import ValidationError, fields, validates_schema
 from app.job_states import JobStatus, JobType, TriggerMethod
 from app.schemas.connector_models import ParsedInstant
 from app.schemas.fields import CommaList, Count, Duration, Enum, QueryInt
-from app.schemas.loading import StrictSchema
-
-MAX_RESULT_WINDOW = 10_000
+from app.schemas.loading import PagedQuery, StrictSchema
 
 
 class CreateSyncJobSchema(StrictSchema):
@@ -56,33 +54,25 @@ class SyncJobErrorSchema(StrictSchema):
             raise ValidationError("[error] of the connector sync job cannot be null or empty")
 
 
-class ListSyncJobsQuery(StrictSchema):
-    """`status` takes several values here (an extension: the reference takes one)."""
+class ListSyncJobsQuery(PagedQuery):
+    """`status` takes several values here (an extension: the reference takes one). As in the
+    reference, an empty `connector_id` matches no job and an empty `status` is refused; an
+    empty `job_type` filters nothing."""
 
     parser = "list_connector_sync_jobs"
 
-    from_ = QueryInt(data_key="from", load_default=0)
-    size = QueryInt(load_default=100)
     connector_id = fields.String()
-    status = CommaList(JobStatus, type_name="ConnectorSyncStatus")
+    status = CommaList(JobStatus, type_name="ConnectorSyncStatus", allow_empty=False)
     job_type = CommaList(JobType, type_name="ConnectorSyncJobType")
 
-    @validates_schema
-    def window_fits(self, data, **kwargs):
-        if data.get("from_", 0) + data.get("size", 0) > MAX_RESULT_WINDOW:
-            raise ValidationError(
-                f"The sum of parameters [from] and [size] cannot be higher than {MAX_RESULT_WINDOW}.")
 
-
-class StaleJobsQuery(StrictSchema):
+class StaleJobsQuery(PagedQuery):
     """Which jobs count as stale: running, and silent for longer than `older_than`."""
 
     parser = "stale_connector_sync_jobs"
 
     older_than = Duration()
     connector_id = fields.String()
-    from_ = QueryInt(data_key="from", load_default=0)
-    size = QueryInt(load_default=100)
 
 
 class CancelAllQuery(StrictSchema):

@@ -26,16 +26,17 @@ def stale_search(older_than: float, connector_id: str | None = None) -> Search:
               .filter(Q("terms", status=sorted(RUNNING_STATUSES)))
               .filter(Q("range", last_seen={"lt": cutoff(older_than)}))
               .sort({"last_seen": {"order": "asc"}}))
-    if connector_id:
+    if connector_id is not None:  # as in the list: an empty id matches nothing
         search = search.filter(Q("term", **{"connector.id": connector_id}))
     return search
 
 
 def list_stale(store: Storage, older_than: float, *, connector_id: str | None = None,
                from_: int = 0, size: int = 100) -> tuple[int, list[dict]]:
-    """Running jobs with no check-in or stats for more than `older_than` seconds, oldest first."""
+    """Running jobs with no check-in or stats for more than `older_than` seconds, oldest first;
+    `count` as the list counts (up to 10,000)."""
     body = stale_search(older_than, connector_id)[from_:from_ + size].to_dict()
-    total, hits = store.search(SYNC_JOBS_INDEX, body)
+    total, hits = store.search(SYNC_JOBS_INDEX, body, exact_total=False)
     return total, [with_id(hit) for hit in hits]
 
 
