@@ -24,6 +24,7 @@ from app.exceptions import (
 )
 from app.schemas.connectors import MANAGED_INDEX_PREFIX
 from app.services.guarded import guarded_update
+from app.services.redaction import with_stored_secrets, without_placeholders
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage, VersionConflict
 
 EVERYDAY_AT_MIDNIGHT = "0 0 0 * * ?"
@@ -277,11 +278,13 @@ def check_in(store: Storage, connector_id: str) -> str:
 def update_configuration(store: Storage, connector_id: str, *, configuration: dict | None = None,
                          values: dict | None = None) -> str:
     """Update connector configuration: `configuration` replaces the whole map; `values` sets the
-    `value` of fields already defined. Either way the status becomes configured (no check)."""
+    `value` of fields already defined. Either way the status becomes configured (no check).
+    The redaction placeholder sent back for a secret keeps the stored secret (app.services.redaction)."""
     configured = ConnectorStatus.CONFIGURED.value
     if configuration is not None:
         return _replace(store, connector_id, lambda connector: {
-            **connector, "configuration": configuration, "status": configured})
+            **connector, "configuration": with_stored_secrets(
+                configuration, connector.get("configuration") or {}), "status": configured})
 
     def set_values(connector: dict) -> dict:
         known = connector.get("configuration") or {}
@@ -290,7 +293,8 @@ def update_configuration(store: Storage, connector_id: str, *, configuration: di
             raise StatusConflict(
                 f"Unknown [configuration] fields in the request payload: [{', '.join(unknown)}]. "
                 "Remove them from request or register their schema first.")
-        return {"configuration": {key: {"value": value} for key, value in values.items()},
+        written = without_placeholders(values, known)
+        return {"configuration": {key: {"value": value} for key, value in written.items()},
                 "status": configured}
 
     return _update(store, connector_id, set_values)
