@@ -6,6 +6,8 @@ from app.clock import format_instant, parse_instant
 
 # Counters are mapped as `integer`: a larger value would fail to index.
 MAX_INTEGER = 2**31 - 1
+# Lucene's largest term: a longer value in a `keyword` field fails the whole document's write.
+MAX_KEYWORD_BYTES = 32_766
 
 
 class Instant(fields.Field):
@@ -21,6 +23,24 @@ class Instant(fields.Field):
             raise ValidationError(
                 f"failed to parse date field [{value}] with format "
                 "[strict_date_optional_time||epoch_millis]") from None
+
+
+class Keyword(fields.String):
+    """A string stored in a `keyword` field: at most `max_bytes` of UTF-8, the term limit unless
+    the field's meaning sets a tighter one. A longer one is a 400 naming the field, before
+    anything is written, instead of Elasticsearch's refusal of the whole document."""
+
+    def __init__(self, *, max_bytes: int = MAX_KEYWORD_BYTES, **kwargs):
+        super().__init__(**kwargs)
+        self.max_bytes = max_bytes
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > self.max_bytes:
+            raise ValidationError(f"[{self.name}] is {size} bytes long, more than the "
+                                  f"{self.max_bytes} bytes it may hold.")
+        return text
 
 
 class Count(fields.Integer):

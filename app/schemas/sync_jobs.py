@@ -4,8 +4,10 @@ from marshmallow import ValidationError, fields, validates_schema
 
 from app.job_states import JobStatus, JobType, TriggerMethod
 from app.schemas.connector_models import ParsedInstant
-from app.schemas.fields import CommaList, Count, Duration, Enum, QueryInt
+from app.schemas.fields import CommaList, Count, Duration, Enum, Keyword, QueryInt
 from app.schemas.loading import PagedQuery, StrictSchema
+
+MAX_HOSTNAME_BYTES = 255
 
 
 class CreateSyncJobSchema(StrictSchema):
@@ -25,7 +27,8 @@ class CreateSyncJobSchema(StrictSchema):
 class ClaimSyncJobSchema(StrictSchema):
     parser = "claim_connector_sync_job"
 
-    worker_hostname = fields.String(required=True)
+    # A host's name: at most 255 bytes (a DNS name's limit); stale-job messages quote it.
+    worker_hostname = Keyword(required=True, max_bytes=MAX_HOSTNAME_BYTES)
     sync_cursor = fields.Dict()
 
 
@@ -46,7 +49,7 @@ class SyncJobStatsSchema(StrictSchema):
 class SyncJobErrorSchema(StrictSchema):
     parser = "connector_sync_job_error_request"
 
-    error = fields.String(required=True)
+    error = Keyword(required=True)
 
     @validates_schema
     def error_not_empty(self, data, **kwargs):

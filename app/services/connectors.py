@@ -23,6 +23,7 @@ from app.exceptions import (
     TooManyConflicts,
 )
 from app.schemas.connectors import MANAGED_INDEX_PREFIX
+from app.services.bounds import require_room
 from app.services.guarded import guarded_update
 from app.services.redaction import with_stored_secrets, without_placeholders
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage, VersionConflict
@@ -115,6 +116,7 @@ def put(store: Storage, connector_id: str | None, fields: dict) -> tuple[str, st
     "created" or "updated"."""
     _require_free_index_name(store, fields.get("index_name"), connector_id)
     document = new_connector_document(fields)
+    require_room(store, CONNECTORS_INDEX, connector_id or "", {}, document)
     if connector_id is None:
         return store.create(CONNECTORS_INDEX, document, refresh=True).id, "created"
     # The whole document is rewritten, so the last of two racing PUTs wins, as in the
@@ -253,8 +255,10 @@ def _replace(store: Storage, connector_id: str, change: Callable[[dict], dict], 
         doc = store.get(CONNECTORS_INDEX, connector_id)
         if doc is None or doc.source.get("deleted"):
             raise ConnectorNotFound(connector_id, when=when)
+        document = change(doc.source)
+        require_room(store, CONNECTORS_INDEX, connector_id, doc.source, document)
         try:
-            store.replace(CONNECTORS_INDEX, connector_id, change(doc.source), seq_no=doc.seq_no,
+            store.replace(CONNECTORS_INDEX, connector_id, document, seq_no=doc.seq_no,
                           primary_term=doc.primary_term, refresh=True)
         except VersionConflict:
             continue

@@ -80,13 +80,16 @@ class Storage:
     """
 
     def __init__(self, client: Elasticsearch, layout: IndexLayout, *, cluster: Cluster | None = None,
-                 forwarder: Forwarder | None = None, conflict_retries: int = 32):
+                 forwarder: Forwarder | None = None, conflict_retries: int = 32,
+                 max_document_bytes: int = 8 * 1_048_576):
         self.client = client
         self.layout = layout
         self.cluster = cluster
         self.forwarder = forwarder
         # How often a guarded read-modify-write re-reads after losing a race (app.services.guarded).
         self.conflict_retries = conflict_retries
+        # How large a document the service's own writes may make (app.services.bounds).
+        self.max_document_bytes = max_document_bytes
         self.recent = RecentVersions()
 
     # Documents
