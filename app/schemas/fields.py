@@ -113,14 +113,24 @@ _TIME_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Duration(fields.Field):
-    """A time value as ES writes them (`300s`, `5m`, `2h`, `1d`, `500ms`), loaded as seconds."""
+    """A time value as ES writes them (`300s`, `5m`, `2h`, `1d`, `500ms`), loaded as seconds;
+    `minimum` (seconds) refuses shorter ones."""
+
+    def __init__(self, *, minimum: float = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum = minimum
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value).strip()
         for unit in sorted(_TIME_UNITS, key=len, reverse=True):
             number = text[: -len(unit)]
             if text.endswith(unit) and number.isdigit():
-                return int(number) * _TIME_UNITS[unit]
+                seconds = int(number) * _TIME_UNITS[unit]
+                if seconds < self.minimum:
+                    raise ValidationError(
+                        f"[{value}] is shorter than the {self.minimum:g}s this parameter takes "
+                        "at least.")
+                return seconds
         raise ValidationError(
             f"failed to parse setting [{attr}] with value [{value}] as a time value: "
             "unit is missing or unrecognized (use d, h, m, s or ms)")

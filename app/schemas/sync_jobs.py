@@ -8,6 +8,10 @@ from app.schemas.fields import CommaList, Count, Duration, Enum, Keyword, QueryI
 from app.schemas.loading import PagedQuery, StrictSchema
 
 MAX_HOSTNAME_BYTES = 255
+# The shortest silence after which jobs may be failed: six of the connectors framework's
+# 10-second heartbeats. Shorter silences happen to live workers, and `10s` typed for `10m`
+# would fail every running sync.
+MIN_STALE_SECONDS = 60
 
 
 class CreateSyncJobSchema(StrictSchema):
@@ -87,6 +91,12 @@ class CancelAllQuery(StrictSchema):
 
 
 class FailStaleQuery(CancelAllQuery):
+    """Failing jobs takes an explicit age, and not a short one: a worker that is alive but
+    slow to report would see its sync fail (docs/worker.md, "Stale jobs")."""
+
     parser = "fail_stale_connector_sync_jobs"
 
-    older_than = Duration()
+    older_than = Duration(required=True, minimum=MIN_STALE_SECONDS, error_messages={
+        "required": "is required: how long a running job must have sent no check-in or stats "
+                    f"to be failed (at least {MIN_STALE_SECONDS}s), e.g. older_than=10m"})
+    connector_id = fields.String()
