@@ -10,6 +10,7 @@ from app.exceptions import (
     SyncJobNotFound,
 )
 from app.job_states import (
+    RUNNING_STATUSES,
     TERMINAL_STATUSES,
     JobStatus,
     JobType,
@@ -18,7 +19,7 @@ from app.job_states import (
 )
 from app.services import connectors
 from app.services.guarded import guarded_update
-from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc
+from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc, merged
 
 ACCESS_CONTROL_INDEX_PREFIX = ".search-acl-filter-"
 
@@ -150,10 +151,20 @@ def check_in(store: Storage, job_id: str) -> str:
     return _update(store, job_id, change, heartbeat=True)[1].result
 
 
+class ClaimedByThisWorker(Exception):
+    """The claim already holds: this request repeats one whose answer was lost."""
+
+
 def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> str:
-    """Claim connector sync job: pending or suspended → in_progress, for one worker only."""
+    """Claim connector sync job: pending or suspended → in_progress, for one worker only.
+
+    A claim repeated by the worker that holds the job (`is_repeated_claim`) answers "noop" and
+    writes nothing: its first answer was lost on the way back, not the job (docs/worker.md).
+    """
 
     def change(job: dict) -> dict:
+        if is_repeated_claim(job, worker_hostname, sync_cursor):
+            raise ClaimedByThisWorker()
         _require_transition(job, JobStatus.IN_PROGRESS)
         now = clock.now()
         partial = {"status": JobStatus.IN_PROGRESS.value, "worker_hostname": worker_hostname,
@@ -162,7 +173,24 @@ def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict |
             partial["connector"] = {"sync_cursor": sync_cursor}
         return partial
 
-    return _update(store, job_id, change, refresh=True)[1].result
+    try:
+        return _update(store, job_id, change, refresh=True)[1].result
+    except ClaimedByThisWorker:
+        return "noop"
+
+
+def is_repeated_claim(job: dict, worker_hostname: str, sync_cursor: dict | None) -> bool:
+    """Whether `job` is as a claim by `worker_hostname` with `sync_cursor` left it, untouched by
+    its worker since: running under that name, no report since it started (a claim sets
+    `last_seen` and `started_at` to one instant; every check-in and stats moves `last_seen`),
+    and the cursor already merged in. A cancel requested meanwhile keeps it one: the worker,
+    told it holds the job, then sees `canceling` and ends it as canceled."""
+    if job.get("status") not in RUNNING_STATUSES or job.get("worker_hostname") != worker_hostname:
+        return False
+    if job.get("started_at") is None or job.get("last_seen") != job.get("started_at"):
+        return False
+    stored = (job.get("connector") or {}).get("sync_cursor")
+    return sync_cursor is None or (isinstance(stored, dict) and merged(stored, sync_cursor) == stored)
 
 
 def cancel(store: Storage, job_id: str) -> str:
