@@ -160,7 +160,7 @@ def sharepoint_cursor(drives: int) -> dict:
     """An incremental SharePoint Online cursor: one delta link per drive of every site."""
     return {"site_drives": {
         f"b!{n:06d}-{'A' * 58}": (
-            f"https://graph.microsoft.com/v1.0/drives/b!{n:06d}-{'A' * 58}/root/delta?"
+            f"https://graph.example/v1.0/drives/b!{n:06d}-{'A' * 58}/root/delta?"
             f"token={'aWQ9MTIzNDU2Nzg5MDEyMzQ1Njc4OTA' * 11}") for n in range(drives)}}
 
 

@@ -82,9 +82,8 @@ def fail_stale(store: Storage, older_than: float, *, connector_id: str | None = 
 
 def _fail_one(store: Storage, job_id: str, limit: str, older_than: float) -> dict:
     try:
-        _, written = guarded_update(store, SYNC_JOBS_INDEX, job_id,
-                                    _fail_if_stale(limit, older_than), not_found=NoLongerStale,
-                                    refresh=True)
+        guarded_update(store, SYNC_JOBS_INDEX, job_id, _fail_if_stale(limit, older_than),
+                       not_found=NoLongerStale, refresh=True)
     except (NoLongerStale, InvalidStatusTransition):
         return {"id": job_id, "outcome": "skipped",
                 "reason": "the job reported or finished since it was found"}
