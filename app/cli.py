@@ -17,17 +17,29 @@ def install_templates_command():
 
 
 @click.command("fail-stale-jobs")
-@click.option("--older-than", default=None, help="Age such as 300s, 10m or 1h (default: STALE_JOB_SECONDS).")
+@click.option("--older-than", required=True,
+              help="How long a running job must have been silent, such as 10m or 1h (at least 60s).")
+@click.option("--connector-id", default=None, help="Only the jobs of this connector.")
 @click.option("--max-jobs", default=1000, show_default=True, help="Most jobs to move in one run.")
-def fail_stale_jobs_command(older_than: str | None, max_jobs: int):
-    """Move running jobs that stopped reporting to `error`; prints how many moved."""
-    from app.schemas.fields import Duration
+def fail_stale_jobs_command(older_than: str, connector_id: str | None, max_jobs: int):
+    """Move running jobs that stopped reporting to `error` and record that on their connectors;
+    prints each outcome (as POST _connector/_sync_job/_stale/_error)."""
+    from app.exceptions import BadRequest
+    from app.schemas.loading import load_query
+    from app.schemas.sync_jobs import FailStaleQuery
     from app.services import stale_jobs
 
-    seconds = (Duration().deserialize(older_than, "older_than") if older_than
-               else current_app.config["STALE_JOB_SECONDS"])
+    arguments = {"older_than": older_than, "max_jobs": str(max_jobs)}
+    if connector_id is not None:
+        arguments["connector_id"] = connector_id
+    try:
+        query = load_query(FailStaleQuery(), arguments)
+    except BadRequest as err:
+        raise click.BadParameter(err.reason) from None
     storage = current_app.extensions["connector_storage"]
-    outcome = stale_jobs.fail_stale(storage, seconds, max_jobs=max_jobs)
+    outcome = stale_jobs.fail_stale(storage, query["older_than"],
+                                    connector_id=query.get("connector_id"),
+                                    max_jobs=query["max_jobs"])
     click.echo(json.dumps(outcome, indent=2))
 
 

@@ -51,6 +51,10 @@ class Config:
     # framework's own idle threshold is 300 s).
     STALE_JOB_SECONDS: int = _env("STALE_JOB_SECONDS", 300, int)
     REDACT_SECRETS: bool = _env("REDACT_SECRETS", True, as_bool)
+    # Largest a connector or job document may grow to through the service's routes (bytes of
+    # JSON): 6x the largest incremental sync_cursor seen from a real worker (1.26 MB), and a
+    # bound on what one GET of a document costs in memory.
+    MAX_DOCUMENT_BYTES: int = _env("MAX_DOCUMENT_BYTES", 8 * 1_048_576, int)
     # Largest request body accepted on _connector routes, in bytes.
     MAX_BODY_BYTES: int = _env("MAX_BODY_BYTES", 1_048_576, int)
     # Forward requests that are not _connector* to Elasticsearch.

@@ -260,10 +260,10 @@ class ServiceClient:
 
 
 def list_body(connector_id: str) -> dict:
-    """The body the service's list sends for connector_id + status, size 20, with the two
-    flags app.storage.documents.Storage.search adds."""
+    """The body the service's list sends for connector_id + status, size 20, with the flag
+    app.storage.documents.Storage.search adds (the list counts as ES does by default)."""
     return {**sync_jobs.list_body(0, LIST_SIZE, connector_id, [LISTED_STATUS], None),
-            "track_total_hits": True, "seq_no_primary_term": True}
+            "seq_no_primary_term": True}
 
 
 class DirectClient:

@@ -1,11 +1,21 @@
 """PUT _connector/_sync_job/<id>/_claim — Claim connector sync job.
 
 Stricter than the reference, which claims a job in any status: a claim is the guarded
-transition pending|suspended → in_progress, so one job is never claimed twice.
+transition pending|suspended → in_progress, so one job is never claimed twice. A claim the
+holding worker repeats (its first answer lost) answers noop instead of 400.
 """
 
-import pytest
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
+import pytest
+import urllib3
+
+from app.storage import SYNC_JOBS_INDEX
 from tests.api_client import error_type
 from tests.stored import instant, stored_connector, stored_job
 
@@ -101,3 +111,93 @@ def test_missing_body_is_400(api, es, job_id):
     body = api.call("PUT", f"/_connector/_sync_job/{job_id}/_claim", expect=400)
     assert body["error"]["reason"] == "request body is required"
     assert stored_job(es, job_id)["status"] == "pending"
+
+
+# A claim repeated after its answer was lost
+
+
+def test_a_repeated_claim_by_the_same_worker_answers_noop_and_writes_nothing(api, es, job_id):
+    assert api.claim(job_id, worker_hostname="worker-1") == {"result": "updated"}
+    first = es.get(index=SYNC_JOBS_INDEX, id=job_id)
+
+    assert api.claim(job_id, worker_hostname="worker-1") == {"result": "noop"}
+
+    again = es.get(index=SYNC_JOBS_INDEX, id=job_id)
+    assert (again["_seq_no"], again["_source"]) == (first["_seq_no"], first["_source"])
+
+
+def test_a_repeated_claim_with_its_cursor_answers_noop(api, es, job_id):
+    cursor = {"drives": {"d1": "delta-1", "d2": "delta-2"}}
+    api.claim(job_id, worker_hostname="worker-1", sync_cursor=cursor)
+    assert api.claim(job_id, worker_hostname="worker-1", sync_cursor=cursor) == {"result": "noop"}
+    other = api.claim(job_id, worker_hostname="worker-1", sync_cursor={"drives": {"d3": "x"}},
+                      expect=400)
+    assert error_type(other) == "status_exception"
+    assert stored_job(es, job_id)["connector"]["sync_cursor"] == cursor
+
+
+def test_a_repeated_claim_after_a_cancel_answers_noop_so_the_worker_ends_the_job_canceled(
+        api, es, job_id):
+    # Kibana cancels between the claim and its lost answer: the worker must learn that it holds
+    # the job, see `canceling` at its next check and end the sync as canceled.
+    api.claim(job_id, worker_hostname="worker-1")
+    api.cancel(job_id)
+    assert api.claim(job_id, worker_hostname="worker-1") == {"result": "noop"}
+    assert stored_job(es, job_id)["status"] == "canceling"
+
+
+@pytest.mark.parametrize("report", ["check_in", "set_stats"])
+def test_once_the_worker_reported_a_claim_is_no_repeat_and_is_400(api, es, job_id, report):
+    api.claim(job_id, worker_hostname="worker-1")
+    getattr(api, report)(job_id)
+    before = stored_job(es, job_id)
+    body = api.claim(job_id, worker_hostname="worker-1", expect=400)
+    assert error_type(body) == "status_exception"
+    assert stored_job(es, job_id) == before
+
+
+def test_a_claim_whose_answer_is_lost_on_the_wire_is_the_workers_when_it_asks_again(
+        api, es, job_id, live_url):
+    # The worker sends its claim and the connection dies before the answer comes back (a
+    # timeout during a failover); its client sends the same request again.
+    host, port = urlsplit(live_url).hostname, urlsplit(live_url).port
+    body = json.dumps({"worker_hostname": "worker-1"}).encode()
+    with socket.create_connection((host, port), timeout=10) as lost:
+        lost.sendall(f"PUT /_connector/_sync_job/{job_id}/_claim HTTP/1.1\r\nHost: {host}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                     .encode() + body)
+        deadline = time.monotonic() + 10
+        while stored_job(es, job_id)["status"] != "in_progress":
+            assert time.monotonic() < deadline, "the first claim never landed"
+            time.sleep(0.05)
+        # The connection goes down with the answer unread.
+
+    retry = urllib3.PoolManager(retries=False, timeout=30).request(
+        "PUT", f"{live_url}/_connector/_sync_job/{job_id}/_claim", json={"worker_hostname": "worker-1"})
+
+    assert (retry.status, retry.json()) == (200, {"result": "noop"})
+    assert stored_job(es, job_id)["worker_hostname"] == "worker-1"
+
+
+def test_a_claim_and_its_repeat_in_flight_together_both_hold_and_others_lose(api, es, job_id,
+                                                                             live_url):
+    http = urllib3.PoolManager(retries=False, timeout=30, maxsize=8)
+    names = ["worker-1", "worker-1", "worker-2", "worker-3"]
+    start = threading.Barrier(len(names))
+
+    def claim(name: str):
+        start.wait()
+        answer = http.request("PUT", f"{live_url}/_connector/_sync_job/{job_id}/_claim",
+                              json={"worker_hostname": name})
+        return name, answer.status, answer.json()
+
+    with ThreadPoolExecutor(len(names)) as pool:
+        answers = list(pool.map(claim, names))
+
+    winner = stored_job(es, job_id)["worker_hostname"]
+    won = sorted(answer["result"] for name, status, answer in answers
+                 if status == 200 and name == winner)
+    assert len(won) == names.count(winner)
+    assert won == (["noop", "updated"] if winner == "worker-1" else ["updated"])
+    assert [status for name, status, _ in answers if name != winner] == [400] * (
+        len(names) - names.count(winner))

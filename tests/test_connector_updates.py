@@ -550,9 +550,12 @@ def test_status_refuses_transitions_the_protocol_does_not_allow(api, es, connect
     before = stored(es)
     answer = update(api, "_status", {"status": target}, expect=400)
     assert error_type(answer) == "status_exception"
-    assert answer["error"]["reason"] == (
-        f"Invalid transition attempt from [created] to [{target}]. Such a status transition is not "
-        "supported by the Connector Protocol.")
+    reason = (f"Invalid transition attempt from [created] to [{target}]. Such a status "
+              "transition is not supported by the Connector Protocol.")
+    assert answer["error"]["reason"] == reason
+    assert answer["error"]["caused_by"] == {
+        "type": "connector_invalid_status_transition_exception", "reason": reason}
+    assert answer["error"]["root_cause"] == [{"type": "status_exception", "reason": reason}]
     assert stored(es) == before
 
 

@@ -204,8 +204,9 @@ def find_pending_job(worker: Worker, job_id: str) -> dict:
     return hit
 
 
-def start_sync(worker: Worker, es, job_id: str) -> None:
-    """sync_starts on the connector (guarded), the claim, then the realtime check of the job."""
+def sync_starts(worker: Worker) -> None:
+    """The worker's lock on the connector: refuse a connector whose last sync is in progress,
+    else mark it so under the connector's guard (SyncJobRunner.sync_starts)."""
     connector = worker.send("GET", f"/{CONNECTORS_INDEX}/_doc/{CONNECTOR_ID}").json()
     assert connector["_source"].get("last_sync_status") != "in_progress"
     guard = f"if_seq_no={connector['_seq_no']}&if_primary_term={connector['_primary_term']}"
@@ -213,6 +214,10 @@ def start_sync(worker: Worker, es, job_id: str) -> None:
         "status": "connected", "error": None, "last_sync_status": "in_progress",
         "last_sync_error": None}})
 
+
+def start_sync(worker: Worker, es, job_id: str) -> None:
+    """sync_starts on the connector (guarded), the claim, then the realtime check of the job."""
+    sync_starts(worker)
     worker.send("PUT", f"/_connector/_sync_job/{job_id}/_claim",
                 {"worker_hostname": WORKER_HOSTNAME})
     job = worker.send("GET", f"/{SYNC_JOBS_INDEX}/_doc/{job_id}").json()
@@ -292,3 +297,77 @@ def record_sync_on_connector(worker: Worker, es, job_id: str) -> None:
     after = es.get(index=CONNECTORS_INDEX, id=CONNECTOR_ID)
     assert after["_seq_no"] == stored["_seq_no"]
     assert after["_source"]["last_sync_status"] == "completed"
+
+
+# When a cancel comes between the worker's poll and its claim
+
+
+def sync_done(worker: Worker, job_id: str, status: str, error: str | None) -> None:
+    """SyncJobRunner._sync_done: the job's terminal state, then Connector.sync_done, both
+    written straight to the indices (connectors/sync_job_runner.py, protocol/connectors.py)."""
+    worker.send("GET", f"/{SYNC_JOBS_INDEX}/_doc/{job_id}")
+    worker.send("GET", f"/{CONNECTORS_INDEX}/_doc/{CONNECTOR_ID}")
+    total = worker.send("POST", f"/{CONTENT_INDEX}/_count?ignore_unavailable=true").json()["count"]
+    finished_at = now()
+    terminal = {"last_seen": finished_at, "status": status, "error": error,
+                "completed_at": finished_at, "indexed_document_count": 0,
+                "indexed_document_volume": 0, "deleted_document_count": 0,
+                "total_document_count": total}
+    if status == "canceled":
+        terminal["canceled_at"] = finished_at
+    worker.send("POST", f"/{SYNC_JOBS_INDEX}/_update/{job_id}", {"doc": terminal})
+    job = worker.send("GET", f"/{SYNC_JOBS_INDEX}/_doc/{job_id}").json()["_source"]
+    worker.send("POST", f"/{CONNECTORS_INDEX}/_update/{CONNECTOR_ID}", {"doc": {
+        "last_synced": finished_at, "status": "error" if status == "error" else "connected",
+        "error": job["error"], "last_sync_status": status, "last_sync_error": job["error"],
+        "last_indexed_document_count": 0, "last_deleted_document_count": 0}})
+
+
+def test_a_job_canceled_before_its_claim_is_refused_synced_never_and_frees_its_connector(
+        worker, es):
+    set_up_connector(worker, es)
+    job_id = schedule_sync(worker, es)
+    find_pending_job(worker, job_id)
+    sync_starts(worker)
+    worker.send("PUT", f"/_connector/_sync_job/{job_id}/_cancel")  # Kibana, meanwhile
+
+    refused = worker.send("PUT", f"/_connector/_sync_job/{job_id}/_claim",
+                          {"worker_hostname": WORKER_HOSTNAME}, expect=400).json()
+    assert refused["error"]["caused_by"]["type"] == (
+        "connector_sync_job_invalid_status_transition_exception")
+    # The worker wraps the refusal (SyncJob._wrap_errors, word for word as the real worker
+    # wrote it when run against the service) and ends the run in error.
+    message = (f"ProtocolError: Failed to claim job for job {job_id} because Elasticsearch "
+               f"responded with status 400. Reason: {refused['error']['reason']}")
+    sync_done(worker, job_id, "error", message)
+
+    assert not es.indices.exists(index=CONTENT_INDEX)  # nothing was synced against the cancel
+    job = es.get(index=SYNC_JOBS_INDEX, id=job_id)["_source"]
+    assert "from [canceled] to [in_progress]" in job["error"]
+    assert job["canceled_at"]  # the cancel's record stays
+    connector = es.get(index=CONNECTORS_INDEX, id=CONNECTOR_ID)["_source"]
+    assert (connector["last_sync_status"], connector["last_sync_error"]) == ("error", message)
+    # The connector is not stuck: the next poll reconnects it and the next sync starts.
+    worker.send("POST", f"/{CONNECTORS_INDEX}/_update/{CONNECTOR_ID}",
+                {"doc": {"status": "connected", "error": None}})
+    start_sync(worker, es, schedule_sync(worker, es))
+
+
+def test_a_claim_repeated_after_a_cancel_lets_the_worker_end_the_job_canceled(worker, es):
+    set_up_connector(worker, es)
+    job_id = schedule_sync(worker, es)
+    sync_starts(worker)
+    claim = {"worker_hostname": WORKER_HOSTNAME}
+    worker.send("PUT", f"/_connector/_sync_job/{job_id}/_claim", claim)  # its answer is lost
+    worker.send("PUT", f"/_connector/_sync_job/{job_id}/_cancel")  # Kibana, meanwhile
+
+    repeated = worker.send("PUT", f"/_connector/_sync_job/{job_id}/_claim", claim).json()
+    assert repeated == {"result": "noop"}
+    # check_job, 5 s later: canceling → ConnectorJobCanceledError → _sync_done(CANCELED).
+    status = worker.send("GET", f"/{SYNC_JOBS_INDEX}/_doc/{job_id}").json()["_source"]["status"]
+    assert status == "canceling"
+    sync_done(worker, job_id, "canceled", None)
+
+    assert es.get(index=SYNC_JOBS_INDEX, id=job_id)["_source"]["status"] == "canceled"
+    connector = es.get(index=CONNECTORS_INDEX, id=CONNECTOR_ID)["_source"]
+    assert (connector["status"], connector["last_sync_status"]) == ("connected", "canceled")

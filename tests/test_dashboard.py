@@ -27,6 +27,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from app.clock import format_instant
 from app.storage import SYNC_JOBS_INDEX
 from tests.live_server import production_server
+from tests.many_jobs import many_pending_jobs
 from tests.stored import stored_job
 
 HOW_TO_GET_CHROMIUM = ("The dashboard tests drive a real headless Chromium through chromedriver. "
@@ -301,6 +302,19 @@ def test_paging_walks_through_the_jobs_newest_first(page, api):
 
     browser.find_element(By.ID, "page-prev").click()
     wait_for_rows(browser, {job_id: "pending" for job_id in newest_first[:10]})
+
+
+def test_past_the_result_window_the_pager_says_so_and_offers_no_page_the_list_refuses(
+        page, api, es):
+    with many_pending_jobs(es, "crowded", 10_001) as ids_oldest_first:
+        browser = page("from=9975&size=25")
+        wait_for_rows(browser, {job_id: "pending" for job_id in ids_oldest_first[::-1][9_975:10_000]})
+        assert text_of(browser, "#page-position") == "9,976–10,000 of 10,000+"
+        assert not browser.find_element(By.ID, "page-next").is_enabled()
+        assert "10,000" in browser.find_element(By.ID, "page-next").get_attribute("title")
+        # The exact total is the summary's.
+        wait_for_text(browser, "#summary-totals", "10,001 jobs")
+        assert severe_console_messages(browser) == []
 
 
 # Job detail

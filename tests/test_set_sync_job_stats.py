@@ -2,6 +2,7 @@
 
 import pytest
 
+from app.storage import SYNC_JOBS_INDEX
 from tests.api_client import error_type
 from tests.stored import instant, stored_job
 
@@ -49,6 +50,16 @@ def test_explicit_last_seen_is_stored_verbatim_with_microseconds(api, es, job_id
 def test_last_seen_is_stored_in_elasticsearch_printed_form(api, es, job_id, given, stored):
     put_stats(api, job_id, {**REQUIRED, "last_seen": given})
     assert stored_job(es, job_id)["last_seen"] == stored
+
+
+def test_stats_that_change_nothing_answer_noop_and_write_nothing(api, es, job_id):
+    # Elasticsearch's own verdict on the merge, passed through as the reference does.
+    body = {**REQUIRED, "last_seen": "2023-12-04T08:45:50.567149Z", "metadata": {"page": 3}}
+    assert put_stats(api, job_id, body) == {"result": "updated"}
+    written = es.get(index=SYNC_JOBS_INDEX, id=job_id)["_seq_no"]
+    assert put_stats(api, job_id, body) == {"result": "noop"}
+    assert es.get(index=SYNC_JOBS_INDEX, id=job_id)["_seq_no"] == written
+    assert put_stats(api, job_id, {**body, "indexed_document_count": 21}) == {"result": "updated"}
 
 
 def test_metadata_object_is_stored_whole(api, es, job_id):
@@ -100,7 +111,8 @@ def test_stats_for_a_finished_job_are_400(api, es, job_id, set_status, status):
     ({"metadata": 123}, "x_content_parse_exception",
      "[connector_sync_job_update_ingestion_stats] metadata doesn't support values of type: "
      "VALUE_NUMBER"),
-    ({"last_seen": "not a date"}, None, None),
+    ({"last_seen": "not a date"}, "x_content_parse_exception",
+     "[connector_sync_job_update_ingestion_stats] failed to parse field [last_seen]"),
     ({"last_seen": 1700000000000}, "x_content_parse_exception", None),
     ({"unknown_field": 1}, "x_content_parse_exception",
      "[connector_sync_job_update_ingestion_stats] unknown field [unknown_field]"),

@@ -28,8 +28,11 @@ def list_stale_sync_jobs(query):
 @bp.post("/_sync_job/_stale/_error")
 @rest(query=FailStaleQuery())
 def fail_stale_sync_jobs(query):
-    """Move every stale job to `error`, each under the guard; reports how many moved."""
-    return jsonify(stale_jobs.fail_stale(store(), _older_than(query), max_jobs=query["max_jobs"]))
+    """Move every job silent for `older_than` (required) to `error` and record it on its
+    connector, each under the guard; reports each outcome."""
+    return jsonify(stale_jobs.fail_stale(store(), query["older_than"],
+                                         connector_id=query.get("connector_id"),
+                                         max_jobs=query["max_jobs"]))
 
 
 @bp.put("/<connector_id>/_sync_job/_cancel")

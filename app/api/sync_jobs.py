@@ -1,4 +1,8 @@
-"""Routes under /_connector/_sync_job: the connector sync job APIs."""
+"""Routes under /_connector/_sync_job: the connector sync job APIs.
+
+Updates answer `{"result": ...}` with Elasticsearch's own verdict on the write, "updated" or
+"noop", as the reference passes it through.
+"""
 
 from flask import Blueprint, current_app, jsonify
 
@@ -14,8 +18,6 @@ from app.services import sync_jobs
 from app.services.redaction import redact_job
 
 bp = Blueprint("sync_jobs", __name__, url_prefix="/_connector/_sync_job")
-
-UPDATED = {"result": "updated"}
 
 
 def present(job: dict) -> dict:
@@ -61,37 +63,33 @@ def delete_sync_job(job_id: str):
 @rest()
 def check_in_sync_job(job_id: str):
     """Check in connector sync job."""
-    sync_jobs.check_in(store(), job_id)
-    return jsonify(UPDATED)
+    return jsonify(result=sync_jobs.check_in(store(), job_id))
 
 
 @bp.put("/<job_id>/_claim")
 @rest(body=ClaimSyncJobSchema())
 def claim_sync_job(job_id: str, body):
     """Claim connector sync job."""
-    sync_jobs.claim(store(), job_id, body["worker_hostname"], body.get("sync_cursor"))
-    return jsonify(UPDATED)
+    return jsonify(result=sync_jobs.claim(store(), job_id, body["worker_hostname"],
+                                          body.get("sync_cursor")))
 
 
 @bp.put("/<job_id>/_cancel")
 @rest()
 def cancel_sync_job(job_id: str):
     """Cancel connector sync job."""
-    sync_jobs.cancel(store(), job_id)
-    return jsonify(UPDATED)
+    return jsonify(result=sync_jobs.cancel(store(), job_id))
 
 
 @bp.put("/<job_id>/_error")
 @rest(body=SyncJobErrorSchema())
 def set_sync_job_error(job_id: str, body):
     """Set a connector sync job error."""
-    sync_jobs.set_error(store(), job_id, body["error"])
-    return jsonify(UPDATED)
+    return jsonify(result=sync_jobs.set_error(store(), job_id, body["error"]))
 
 
 @bp.put("/<job_id>/_stats")
 @rest(body=SyncJobStatsSchema())
 def set_sync_job_stats(job_id: str, body):
     """Set the connector sync job stats."""
-    sync_jobs.set_stats(store(), job_id, body)
-    return jsonify(UPDATED)
+    return jsonify(result=sync_jobs.set_stats(store(), job_id, body))

@@ -13,7 +13,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 from app import clock, cron
 from app.exceptions import BadRequest, ParseFailed, RestError
 from app.schemas import loading
-from app.schemas.fields import Instant
+from app.schemas.fields import Instant, Keyword
 from app.schemas.loading import token_type
 
 # Error handling shared by the fields below
@@ -247,14 +247,14 @@ class FilteringRuleSchema(ModelSchema):
     parser = "connector_filtering_rule"
 
     created_at = ParsedInstant()
-    field = fields.String(required=True)
-    id = fields.String(required=True)
+    field = Keyword(required=True)
+    id = Keyword(required=True)
     order = fields.Integer(required=True)
     policy = Choice(FILTERING_POLICIES, type_name="FilteringPolicy", required=True)
     rule = Choice(FILTERING_RULE_CONDITIONS, type_name="FilteringRuleCondition",
                   case_sensitive=True, required=True)
     updated_at = ParsedInstant()
-    value = fields.String(required=True)
+    value = Keyword(required=True)
 
     @post_load
     def stored(self, data, **kwargs):
@@ -268,7 +268,7 @@ class FilteringRuleSchema(ModelSchema):
 class FilteringValidationSchema(ModelSchema):
     parser = "connector_filtering_validation"
 
-    ids = fields.List(fields.String(), required=True)
+    ids = fields.List(Keyword(), required=True)
     messages = fields.List(fields.String(), required=True)
 
 
@@ -398,7 +398,7 @@ class IngestPipelineSchema(ModelSchema):
     parser = "connector_ingest_pipeline"
 
     extract_binary_content = StrictBool(required=True)
-    name = fields.String(required=True)
+    name = Keyword(required=True)
     reduce_whitespace = StrictBool(required=True)
     run_ml_inference = StrictBool(required=True)
 

@@ -27,11 +27,10 @@ from app.schemas.connector_models import (
     SchedulingSchema,
     StrictBool,
 )
-from app.schemas.fields import QueryInt
-from app.schemas.loading import StrictSchema
+from app.schemas.fields import Keyword, QueryInt
+from app.schemas.loading import MAX_RESULT_WINDOW, StrictSchema
 
 MANAGED_INDEX_PREFIX = "content-"
-MAX_RESULT_WINDOW = 10_000
 _INVALID_INDEX_CHARACTERS = ' "*\\<|,>/?'
 
 
@@ -75,9 +74,9 @@ class ConnectorSchema(StrictSchema):
     description = fields.String()
     index_name = fields.String(allow_none=True)
     is_native = StrictBool(load_default=False)
-    language = fields.String()
-    name = fields.String(load_default="")
-    service_type = fields.String()
+    language = Keyword()
+    name = Keyword(load_default="")
+    service_type = Keyword()
 
     @validates_schema
     def index_name_valid(self, data, **kwargs):
@@ -147,13 +146,13 @@ class LastSyncSchema(StrictSchema):
 
     parser = "connector_update_last_sync_stats_request"
 
-    last_access_control_sync_error = fields.String(allow_none=True)
+    last_access_control_sync_error = Keyword(allow_none=True)
     last_access_control_sync_scheduled_at = ParsedInstant(allow_none=True)
     last_access_control_sync_status = sync_status(allow_none=True)
     last_deleted_document_count = fields.Integer()
     last_incremental_sync_scheduled_at = ParsedInstant(allow_none=True)
     last_indexed_document_count = fields.Integer()
-    last_sync_error = fields.String(allow_none=True)
+    last_sync_error = Keyword(allow_none=True)
     last_sync_scheduled_at = ParsedInstant(allow_none=True)
     last_sync_status = sync_status(allow_none=True)
     last_synced = ParsedInstant(allow_none=True)
@@ -240,7 +239,7 @@ class ErrorSchema(StrictSchema):
 
     parser = "connector_update_error_request"
 
-    error = fields.String(required=True, allow_none=True)
+    error = Keyword(required=True, allow_none=True)
 
 
 def require_one_of(data: dict, first: str, second: str) -> None:
@@ -253,7 +252,7 @@ def require_one_of(data: dict, first: str, second: str) -> None:
 class NameSchema(StrictSchema):
     parser = "connector_update_name_request"
 
-    name = fields.String(allow_none=True)
+    name = Keyword(allow_none=True)
     description = fields.String(allow_none=True)
 
     @validates_schema
@@ -279,7 +278,7 @@ class IndexNameSchema(StrictSchema):
 class ServiceTypeSchema(StrictSchema):
     parser = "connector_update_service_type_request"
 
-    service_type = fields.String(required=True)
+    service_type = Keyword(required=True)
 
     @validates_schema
     def not_empty(self, data, **kwargs):
@@ -296,7 +295,7 @@ class NativeSchema(StrictSchema):
 class ApiKeyIdSchema(StrictSchema):
     parser = "connector_update_api_key_id_request"
 
-    api_key_id = fields.String(allow_none=True)
+    api_key_id = Keyword(allow_none=True)
     api_key_secret_id = fields.String(allow_none=True)
 
     @validates_schema

@@ -6,6 +6,8 @@ from app.clock import format_instant, parse_instant
 
 # Counters are mapped as `integer`: a larger value would fail to index.
 MAX_INTEGER = 2**31 - 1
+# Lucene's largest term: a longer value in a `keyword` field fails the whole document's write.
+MAX_KEYWORD_BYTES = 32_766
 
 
 class Instant(fields.Field):
@@ -21,6 +23,24 @@ class Instant(fields.Field):
             raise ValidationError(
                 f"failed to parse date field [{value}] with format "
                 "[strict_date_optional_time||epoch_millis]") from None
+
+
+class Keyword(fields.String):
+    """A string stored in a `keyword` field: at most `max_bytes` of UTF-8, the term limit unless
+    the field's meaning sets a tighter one. A longer one is a 400 naming the field, before
+    anything is written, instead of Elasticsearch's refusal of the whole document."""
+
+    def __init__(self, *, max_bytes: int = MAX_KEYWORD_BYTES, **kwargs):
+        super().__init__(**kwargs)
+        self.max_bytes = max_bytes
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > self.max_bytes:
+            raise ValidationError(f"[{self.name}] is {size} bytes long, more than the "
+                                  f"{self.max_bytes} bytes it may hold.")
+        return text
 
 
 class Count(fields.Integer):
@@ -54,16 +74,21 @@ class Enum(fields.String):
 
 
 class CommaList(fields.Field):
-    """A query-string list, `a,b` (or the parameter repeated), each value an enum's wire value."""
+    """A query-string list, `a,b` (or the parameter repeated), each value an enum's wire value.
+    Empty items are dropped; `allow_empty=False` refuses a parameter with no value at all, as
+    ES refuses an empty enum value."""
 
-    def __init__(self, enum, *, type_name: str, **kwargs):
+    def __init__(self, enum, *, type_name: str, allow_empty: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.values = [member.value for member in enum]
         self.type_name = type_name
+        self.allow_empty = allow_empty
 
     def _deserialize(self, value, attr, data, **kwargs):
         texts = value if isinstance(value, list) else [value]
         items = [item for text in texts for item in str(text).split(",") if item != ""]
+        if not items and not self.allow_empty:
+            raise ValidationError(f"Unknown {self.type_name} [].")
         for item in items:
             if item.lower() not in self.values:
                 raise ValidationError(f"Unknown {self.type_name} [{item}].")
@@ -88,14 +113,24 @@ _TIME_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Duration(fields.Field):
-    """A time value as ES writes them (`300s`, `5m`, `2h`, `1d`, `500ms`), loaded as seconds."""
+    """A time value as ES writes them (`300s`, `5m`, `2h`, `1d`, `500ms`), loaded as seconds;
+    `minimum` (seconds) refuses shorter ones."""
+
+    def __init__(self, *, minimum: float = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.minimum = minimum
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value).strip()
         for unit in sorted(_TIME_UNITS, key=len, reverse=True):
             number = text[: -len(unit)]
             if text.endswith(unit) and number.isdigit():
-                return int(number) * _TIME_UNITS[unit]
+                seconds = int(number) * _TIME_UNITS[unit]
+                if seconds < self.minimum:
+                    raise ValidationError(
+                        f"[{value}] is shorter than the {self.minimum:g}s this parameter takes "
+                        "at least.")
+                return seconds
         raise ValidationError(
             f"failed to parse setting [{attr}] with value [{value}] as a time value: "
             "unit is missing or unrecognized (use d, h, m, s or ms)")

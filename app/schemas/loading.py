@@ -1,9 +1,13 @@
 """Loading a request through a schema, and turning marshmallow's messages into the errors
 Elasticsearch's strict request parsers give (same types, same wording where it can be known)."""
 
-from marshmallow import RAISE, Schema, ValidationError
+from marshmallow import RAISE, Schema, ValidationError, validates_schema
 
 from app.exceptions import BadRequest, ParseFailed, ValidationFailed
+from app.schemas.fields import QueryInt
+
+# ES's index.max_result_window: the deepest page a search may reach (from + size).
+MAX_RESULT_WINDOW = 10_000
 
 MISSING = "Missing data for required field."
 UNKNOWN = "Unknown field."
@@ -18,6 +22,20 @@ class StrictSchema(Schema):
 
     class Meta:
         unknown = RAISE
+
+
+class PagedQuery(StrictSchema):
+    """`from` and `size` as the reference's PageParams read them: not negative, and their sum
+    within the result window, so that no page is offered that the search would then refuse."""
+
+    from_ = QueryInt(data_key="from", load_default=0)
+    size = QueryInt(load_default=100)
+
+    @validates_schema
+    def window_fits(self, data, **kwargs):
+        if data.get("from_", 0) + data.get("size", 0) > MAX_RESULT_WINDOW:
+            raise ValidationError(
+                f"The sum of parameters [from] and [size] cannot be higher than {MAX_RESULT_WINDOW}.")
 
 
 def load_body(schema: StrictSchema, data) -> dict:

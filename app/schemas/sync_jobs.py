@@ -3,10 +3,15 @@
 from marshmallow import ValidationError, fields, validates_schema
 
 from app.job_states import JobStatus, JobType, TriggerMethod
-from app.schemas.fields import CommaList, Count, Duration, Enum, Instant, QueryInt
-from app.schemas.loading import StrictSchema
+from app.schemas.connector_models import ParsedInstant
+from app.schemas.fields import CommaList, Count, Duration, Enum, Keyword, QueryInt
+from app.schemas.loading import PagedQuery, StrictSchema
 
-MAX_RESULT_WINDOW = 10_000
+MAX_HOSTNAME_BYTES = 255
+# The shortest silence after which jobs may be failed: six of the connectors framework's
+# 10-second heartbeats. Shorter silences happen to live workers, and `10s` typed for `10m`
+# would fail every running sync.
+MIN_STALE_SECONDS = 60
 
 
 class CreateSyncJobSchema(StrictSchema):
@@ -26,25 +31,29 @@ class CreateSyncJobSchema(StrictSchema):
 class ClaimSyncJobSchema(StrictSchema):
     parser = "claim_connector_sync_job"
 
-    worker_hostname = fields.String(required=True)
+    # A host's name: at most 255 bytes (a DNS name's limit); stale-job messages quote it.
+    worker_hostname = Keyword(required=True, max_bytes=MAX_HOSTNAME_BYTES)
     sync_cursor = fields.Dict()
 
 
 class SyncJobStatsSchema(StrictSchema):
+    """`last_seen` is read as the reference's parser reads it: a date the field's format
+    accepts, or a 400 `x_content_parse_exception` naming the field."""
+
     parser = "connector_sync_job_update_ingestion_stats"
 
     deleted_document_count = Count(required=True)
     indexed_document_count = Count(required=True)
     indexed_document_volume = Count(required=True)
     total_document_count = Count()
-    last_seen = Instant()
+    last_seen = ParsedInstant()
     metadata = fields.Dict()
 
 
 class SyncJobErrorSchema(StrictSchema):
     parser = "connector_sync_job_error_request"
 
-    error = fields.String(required=True)
+    error = Keyword(required=True)
 
     @validates_schema
     def error_not_empty(self, data, **kwargs):
@@ -52,33 +61,25 @@ class SyncJobErrorSchema(StrictSchema):
             raise ValidationError("[error] of the connector sync job cannot be null or empty")
 
 
-class ListSyncJobsQuery(StrictSchema):
-    """`status` takes several values here (an extension: the reference takes one)."""
+class ListSyncJobsQuery(PagedQuery):
+    """`status` takes several values here (an extension: the reference takes one). As in the
+    reference, an empty `connector_id` matches no job and an empty `status` is refused; an
+    empty `job_type` filters nothing."""
 
     parser = "list_connector_sync_jobs"
 
-    from_ = QueryInt(data_key="from", load_default=0)
-    size = QueryInt(load_default=100)
     connector_id = fields.String()
-    status = CommaList(JobStatus, type_name="ConnectorSyncStatus")
+    status = CommaList(JobStatus, type_name="ConnectorSyncStatus", allow_empty=False)
     job_type = CommaList(JobType, type_name="ConnectorSyncJobType")
 
-    @validates_schema
-    def window_fits(self, data, **kwargs):
-        if data.get("from_", 0) + data.get("size", 0) > MAX_RESULT_WINDOW:
-            raise ValidationError(
-                f"The sum of parameters [from] and [size] cannot be higher than {MAX_RESULT_WINDOW}.")
 
-
-class StaleJobsQuery(StrictSchema):
+class StaleJobsQuery(PagedQuery):
     """Which jobs count as stale: running, and silent for longer than `older_than`."""
 
     parser = "stale_connector_sync_jobs"
 
     older_than = Duration()
     connector_id = fields.String()
-    from_ = QueryInt(data_key="from", load_default=0)
-    size = QueryInt(load_default=100)
 
 
 class CancelAllQuery(StrictSchema):
@@ -90,6 +91,12 @@ class CancelAllQuery(StrictSchema):
 
 
 class FailStaleQuery(CancelAllQuery):
+    """Failing jobs takes an explicit age, and not a short one: a worker that is alive but
+    slow to report would see its sync fail (docs/worker.md, "Stale jobs")."""
+
     parser = "fail_stale_connector_sync_jobs"
 
-    older_than = Duration()
+    older_than = Duration(required=True, minimum=MIN_STALE_SECONDS, error_messages={
+        "required": "is required: how long a running job must have sent no check-in or stats "
+                    f"to be failed (at least {MIN_STALE_SECONDS}s), e.g. older_than=10m"})
+    connector_id = fields.String()

@@ -23,7 +23,9 @@ from app.exceptions import (
     TooManyConflicts,
 )
 from app.schemas.connectors import MANAGED_INDEX_PREFIX
+from app.services.bounds import require_room
 from app.services.guarded import guarded_update
+from app.services.redaction import with_stored_secrets, without_placeholders
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage, VersionConflict
 
 EVERYDAY_AT_MIDNIGHT = "0 0 0 * * ?"
@@ -38,9 +40,13 @@ LOOKUP, UPDATE = "lookup", "update"
 
 
 class InvalidConnectorStatusTransition(StatusConflict):
+    """The reference's shape: a status_exception caused by the state machine's own exception."""
+
     def __init__(self, current: str, target: str):
-        super().__init__(f"Invalid transition attempt from [{current}] to [{target}]. Such a status "
-                         "transition is not supported by the Connector Protocol.")
+        reason = (f"Invalid transition attempt from [{current}] to [{target}]. Such a status "
+                  "transition is not supported by the Connector Protocol.")
+        super().__init__(reason, caused_by={
+            "type": "connector_invalid_status_transition_exception", "reason": reason})
 
 
 # Reads
@@ -110,6 +116,7 @@ def put(store: Storage, connector_id: str | None, fields: dict) -> tuple[str, st
     "created" or "updated"."""
     _require_free_index_name(store, fields.get("index_name"), connector_id)
     document = new_connector_document(fields)
+    require_room(store, CONNECTORS_INDEX, connector_id or "", {}, document)
     if connector_id is None:
         return store.create(CONNECTORS_INDEX, document, refresh=True).id, "created"
     # The whole document is rewritten, so the last of two racing PUTs wins, as in the
@@ -248,8 +255,10 @@ def _replace(store: Storage, connector_id: str, change: Callable[[dict], dict], 
         doc = store.get(CONNECTORS_INDEX, connector_id)
         if doc is None or doc.source.get("deleted"):
             raise ConnectorNotFound(connector_id, when=when)
+        document = change(doc.source)
+        require_room(store, CONNECTORS_INDEX, connector_id, doc.source, document)
         try:
-            store.replace(CONNECTORS_INDEX, connector_id, change(doc.source), seq_no=doc.seq_no,
+            store.replace(CONNECTORS_INDEX, connector_id, document, seq_no=doc.seq_no,
                           primary_term=doc.primary_term, refresh=True)
         except VersionConflict:
             continue
@@ -273,11 +282,13 @@ def check_in(store: Storage, connector_id: str) -> str:
 def update_configuration(store: Storage, connector_id: str, *, configuration: dict | None = None,
                          values: dict | None = None) -> str:
     """Update connector configuration: `configuration` replaces the whole map; `values` sets the
-    `value` of fields already defined. Either way the status becomes configured (no check)."""
+    `value` of fields already defined. Either way the status becomes configured (no check).
+    The redaction placeholder sent back for a secret keeps the stored secret (app.services.redaction)."""
     configured = ConnectorStatus.CONFIGURED.value
     if configuration is not None:
         return _replace(store, connector_id, lambda connector: {
-            **connector, "configuration": configuration, "status": configured})
+            **connector, "configuration": with_stored_secrets(
+                configuration, connector.get("configuration") or {}), "status": configured})
 
     def set_values(connector: dict) -> dict:
         known = connector.get("configuration") or {}
@@ -286,7 +297,8 @@ def update_configuration(store: Storage, connector_id: str, *, configuration: di
             raise StatusConflict(
                 f"Unknown [configuration] fields in the request payload: [{', '.join(unknown)}]. "
                 "Remove them from request or register their schema first.")
-        return {"configuration": {key: {"value": value} for key, value in values.items()},
+        written = without_placeholders(values, known)
+        return {"configuration": {key: {"value": value} for key, value in written.items()},
                 "status": configured}
 
     return _update(store, connector_id, set_values)

@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 
 from app.exceptions import TooManyConflicts
+from app.services.bounds import adds_objects, require_room
 from app.storage import DocumentMissing, Storage, StoredDoc, VersionConflict, merged
 
 
@@ -13,10 +14,11 @@ def guarded_update(store: Storage, index: str, doc_id: str,
                    refresh: bool = False) -> tuple[StoredDoc, StoredDoc]:
     """Applies `change(source) -> partial` to the latest version of a document.
 
-    `change` checks the document's state and raises when the change is not allowed. The first
-    attempt works on the version this process last saw (`store.recent`), which saves a read
-    when nobody changed the document since; a refusal is only answered after checking the
-    stored document. On a version conflict the document is read and checked again, never
+    `change` checks the document's state and raises when the change is not allowed; a change
+    that adds objects must also leave the document within its size bound (app.services.bounds).
+    The first attempt works on the version this process last saw (`store.recent`), which saves
+    a read when nobody changed the document since; a refusal is only answered after checking
+    the stored document. On a version conflict the document is read and checked again, never
     written blindly: a second claimer sees the job as claimed. Each lost race means another
     writer succeeded, so with fewer concurrent writers than `store.conflict_retries` every call
     ends; past that it gives up with TooManyConflicts (429), having written nothing. Returns
@@ -31,16 +33,24 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         from_memory, remembered = remembered is not None, None
         if doc is None:
             raise not_found()
+
+        def judge(source: dict) -> tuple[dict, dict]:
+            partial = change(source)
+            after = merged(source, partial)
+            if adds_objects(partial):
+                require_room(store, index, doc_id, source, after)
+            return partial, after
+
         try:
-            partial = change(doc.source)
-        except Exception:  # a refusal: InvalidStatusTransition, or a caller's own
+            partial, after = judge(doc.source)
+        except Exception:  # a refusal: InvalidStatusTransition, a size bound, or a caller's own
             if not from_memory:
                 raise
             # Judged on what this process remembered: refuse only what is stored now.
             doc = store.get(index, doc_id)
             if doc is None:
                 raise not_found() from None
-            partial = change(doc.source)
+            partial, after = judge(doc.source)
         try:
             written = store.update(index, doc_id, partial, seq_no=doc.seq_no,
                                    primary_term=doc.primary_term, refresh=refresh)
@@ -50,8 +60,7 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         except DocumentMissing:
             store.recent.forget(index, doc_id)
             raise not_found() from None
-        store.recent.remember(index, StoredDoc(doc_id, merged(doc.source, partial),
-                                               written.seq_no, written.primary_term))
+        store.recent.remember(index, StoredDoc(doc_id, after, written.seq_no, written.primary_term))
         return doc, written
     raise TooManyConflicts(
         f"[{doc_id}] changed concurrently {store.conflict_retries} times in a row; retry the request")

@@ -10,6 +10,7 @@ from app.exceptions import (
     SyncJobNotFound,
 )
 from app.job_states import (
+    RUNNING_STATUSES,
     TERMINAL_STATUSES,
     JobStatus,
     JobType,
@@ -18,7 +19,7 @@ from app.job_states import (
 )
 from app.services import connectors
 from app.services.guarded import guarded_update
-from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc
+from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc, merged
 
 ACCESS_CONTROL_INDEX_PREFIX = ".search-acl-filter-"
 
@@ -94,8 +95,11 @@ def with_id(doc: StoredDoc) -> dict:
 def list_jobs(store: Storage, *, from_: int = 0, size: int = 100, connector_id: str | None = None,
               status: list[str] | None = None, job_type: list[str] | None = None
               ) -> tuple[int, list[dict]]:
-    """List connector sync jobs, newest first; `count` is the number of all matches."""
-    total, hits = store.search(SYNC_JOBS_INDEX, list_body(from_, size, connector_id, status, job_type))
+    """List connector sync jobs, newest first. `count` is the number of matches as the
+    reference counts them: exact up to 10,000, then 10,000, the deepest a page can reach
+    (exact totals: app.services.summary)."""
+    body = list_body(from_, size, connector_id, status, job_type)
+    total, hits = store.search(SYNC_JOBS_INDEX, body, exact_total=False)
     return total, [with_id(hit) for hit in hits]
 
 
@@ -104,7 +108,8 @@ def list_body(from_: int, size: int, connector_id: str | None, status: list[str]
     """The list's search. A plain dict on this hot path: building it with elasticsearch.dsl
     cost about 0.2 ms per call (docs/benchmark.md)."""
     filters = []
-    if connector_id:
+    # An empty id is a filter too, one that matches nothing, as in the reference.
+    if connector_id is not None:
         filters.append({"term": {"connector.id": connector_id}})
     if status:
         filters.append({"terms": {"status": status}})
@@ -121,7 +126,9 @@ def delete(store: Storage, job_id: str) -> None:
 
 
 def _update(store: Storage, job_id: str, change, *, refresh: bool = False,
-            heartbeat: bool = False):
+            heartbeat: bool = False) -> tuple[StoredDoc, StoredDoc]:
+    """A guarded update; the second document is the write, whose `result` ("updated" or
+    "noop") the routes answer as the reference does."""
     return guarded_update(store, SYNC_JOBS_INDEX, job_id, change, refresh=refresh,
                           not_found=lambda: SyncJobNotFound(job_id, after_update=heartbeat))
 
@@ -134,20 +141,30 @@ def _require_open(job_id: str, job: dict, action: str) -> None:
             "the job has finished.")
 
 
-def check_in(store: Storage, job_id: str) -> None:
+def check_in(store: Storage, job_id: str) -> str:
     """Check in connector sync job: `last_seen` becomes now."""
 
     def change(job: dict) -> dict:
         _require_open(job_id, job, "check in")
         return {"last_seen": clock.now()}
 
-    _update(store, job_id, change, heartbeat=True)
+    return _update(store, job_id, change, heartbeat=True)[1].result
 
 
-def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> None:
-    """Claim connector sync job: pending or suspended → in_progress, for one worker only."""
+class ClaimedByThisWorker(Exception):
+    """The claim already holds: this request repeats one whose answer was lost."""
+
+
+def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> str:
+    """Claim connector sync job: pending or suspended → in_progress, for one worker only.
+
+    A claim repeated by the worker that holds the job (`is_repeated_claim`) answers "noop" and
+    writes nothing: its first answer was lost on the way back, not the job (docs/worker.md).
+    """
 
     def change(job: dict) -> dict:
+        if is_repeated_claim(job, worker_hostname, sync_cursor):
+            raise ClaimedByThisWorker()
         _require_transition(job, JobStatus.IN_PROGRESS)
         now = clock.now()
         partial = {"status": JobStatus.IN_PROGRESS.value, "worker_hostname": worker_hostname,
@@ -156,11 +173,33 @@ def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict |
             partial["connector"] = {"sync_cursor": sync_cursor}
         return partial
 
-    _update(store, job_id, change, refresh=True)
+    try:
+        return _update(store, job_id, change, refresh=True)[1].result
+    except ClaimedByThisWorker:
+        return "noop"
+
+
+def is_repeated_claim(job: dict, worker_hostname: str, sync_cursor: dict | None) -> bool:
+    """Whether `job` is as a claim by `worker_hostname` with `sync_cursor` left it, untouched by
+    its worker since: running under that name, no report since it started (a claim sets
+    `last_seen` and `started_at` to one instant; every check-in and stats moves `last_seen`),
+    and the cursor already merged in. A cancel requested meanwhile keeps it one: the worker,
+    told it holds the job, then sees `canceling` and ends it as canceled."""
+    if job.get("status") not in RUNNING_STATUSES or job.get("worker_hostname") != worker_hostname:
+        return False
+    if job.get("started_at") is None or job.get("last_seen") != job.get("started_at"):
+        return False
+    stored = (job.get("connector") or {}).get("sync_cursor")
+    return sync_cursor is None or (isinstance(stored, dict) and merged(stored, sync_cursor) == stored)
 
 
 def cancel(store: Storage, job_id: str) -> str:
-    """Cancel connector sync job. Returns the status the job moved to."""
+    """Cancel connector sync job."""
+    return _cancel(store, job_id).result
+
+
+def _cancel(store: Storage, job_id: str) -> StoredDoc:
+    """The write of a cancel: its source holds the status the job moved to."""
 
     def change(job: dict) -> dict:
         target = cancel_target(job.get("status", ""))
@@ -171,8 +210,7 @@ def cancel(store: Storage, job_id: str) -> str:
                     "canceled_at": now, "completed_at": now}
         return {"status": target.value, "cancelation_requested_at": now}
 
-    _, written = _update(store, job_id, change, refresh=True)
-    return written.source["status"]
+    return _update(store, job_id, change, refresh=True)[1]
 
 
 # Statuses a cancel-all acts on: what Kibana cancels one job at a time before deleting a connector.
@@ -193,7 +231,7 @@ def cancel_all(store: Storage, connector_id: str, *, max_jobs: int = 1000) -> di
     results = []
     for hit in hits:
         try:
-            results.append({"id": hit.id, "outcome": cancel(store, hit.id)})
+            results.append({"id": hit.id, "outcome": _cancel(store, hit.id).source["status"]})
         except InvalidStatusTransition as err:
             results.append({"id": hit.id, "outcome": "skipped", "reason": err.reason})
         except SyncJobNotFound:
@@ -203,17 +241,17 @@ def cancel_all(store: Storage, connector_id: str, *, max_jobs: int = 1000) -> di
     return {**counts, "remaining": max(total - len(hits), 0), "results": results}
 
 
-def set_error(store: Storage, job_id: str, error: str) -> None:
+def set_error(store: Storage, job_id: str, error: str) -> str:
     """Set a connector sync job error: in_progress or canceling → error."""
 
     def change(job: dict) -> dict:
         _require_transition(job, JobStatus.ERROR)
         return {"status": JobStatus.ERROR.value, "error": error}
 
-    _update(store, job_id, change, refresh=True)
+    return _update(store, job_id, change, refresh=True)[1].result
 
 
-def set_stats(store: Storage, job_id: str, stats: dict) -> None:
+def set_stats(store: Storage, job_id: str, stats: dict) -> str:
     """Set the connector sync job stats; `last_seen` defaults to now."""
 
     def change(job: dict) -> dict:
@@ -222,7 +260,7 @@ def set_stats(store: Storage, job_id: str, stats: dict) -> None:
         partial.setdefault("last_seen", clock.now())
         return partial
 
-    _update(store, job_id, change, heartbeat=True)
+    return _update(store, job_id, change, heartbeat=True)[1].result
 
 
 def _require_transition(job: dict, target: JobStatus) -> None:

@@ -374,14 +374,17 @@
     const size = Number(state.size);
     const pager = $("#pager");
     pager.hidden = total === 0;
+    // The list counts as Elasticsearch does, up to the result window; the summary has exact totals.
+    const capped = total >= MAX_RESULT_WINDOW;
+    const of = capped ? `${numbers.format(MAX_RESULT_WINDOW)}+` : numbers.format(total);
     $("#page-position").textContent = shown > 0
-      ? `${numbers.format(from + 1)}–${numbers.format(from + shown)} of ${numbers.format(total)}`
-      : `0 of ${numbers.format(total)}`;
+      ? `${numbers.format(from + 1)}–${numbers.format(from + shown)} of ${of}`
+      : `0 of ${of}`;
     $("#page-prev").disabled = from <= 0;
     const next = $("#page-next");
     const nextFrom = from + size;
     next.disabled = nextFrom >= total || nextFrom + size > MAX_RESULT_WINDOW;
-    next.title = nextFrom < total && nextFrom + size > MAX_RESULT_WINDOW
+    next.title = (nextFrom < total || capped) && nextFrom + size > MAX_RESULT_WINDOW
       ? `The list API pages only through the first ${numbers.format(MAX_RESULT_WINDOW)} jobs: narrow the filters.`
       : "";
   }

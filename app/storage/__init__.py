@@ -56,4 +56,5 @@ def connect(config) -> Storage:
     """The app's one client and the parts built on it, reached from the documents' Storage."""
     client = Elasticsearch(config.ELASTICSEARCH_URL, **client_options(config))
     return Storage(client, IndexLayout(client), cluster=Cluster(client),
-                   forwarder=Forwarder.from_config(config), conflict_retries=config.CONFLICT_RETRIES)
+                   forwarder=Forwarder.from_config(config), conflict_retries=config.CONFLICT_RETRIES,
+                   max_document_bytes=config.MAX_DOCUMENT_BYTES)

@@ -80,13 +80,16 @@ class Storage:
     """
 
     def __init__(self, client: Elasticsearch, layout: IndexLayout, *, cluster: Cluster | None = None,
-                 forwarder: Forwarder | None = None, conflict_retries: int = 32):
+                 forwarder: Forwarder | None = None, conflict_retries: int = 32,
+                 max_document_bytes: int = 8 * 1_048_576):
         self.client = client
         self.layout = layout
         self.cluster = cluster
         self.forwarder = forwarder
         # How often a guarded read-modify-write re-reads after losing a race (app.services.guarded).
         self.conflict_retries = conflict_retries
+        # How large a document the service's own writes may make (app.services.bounds).
+        self.max_document_bytes = max_document_bytes
         self.recent = RecentVersions()
 
     # Documents
@@ -172,13 +175,19 @@ class Storage:
                                 status=outcome.get("status", 500))
         return deleted
 
-    def search(self, index: str, body: dict) -> tuple[int, list[StoredDoc]]:
-        """Runs a search body; returns the total hit count and the hits. A missing index is empty."""
+    def search(self, index: str, body: dict, *, exact_total: bool = True
+               ) -> tuple[int, list[StoredDoc]]:
+        """Runs a search body; returns the total hit count and the hits. A missing index is empty.
+
+        With `exact_total=False` the total is counted as Elasticsearch counts by default, up to
+        10,000 (the result window): what a pager can reach, at a lower cost.
+        """
         self._check_ready()
+        counting = {"track_total_hits": True} if exact_total else {}
         try:
             with translated_errors():
                 resp = self.client.search(index=index, body={
-                    **body, "track_total_hits": True, "seq_no_primary_term": True})
+                    **body, **counting, "seq_no_primary_term": True})
         except IndexMissing:
             return 0, []
         hits = [StoredDoc(h["_id"], h["_source"], h.get("_seq_no", -1), h.get("_primary_term", -1))
