@@ -64,8 +64,10 @@ def init_storage(app: Flask, settings: Config) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import connectors, dashboard, extensions, service, sync_jobs
+    from app.api import connectors, dashboard, extensions, paths, service, sync_jobs
 
+    # Before any route: ids may hold an encoded `/` (app/api/paths.py).
+    paths.register(app)
     app.register_blueprint(service.bp)
     app.register_blueprint(dashboard.bp)
     # sync_jobs first: its static `_sync_job` paths win over `<connector_id>` routes.

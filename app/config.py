@@ -75,9 +75,22 @@ class Config:
     # Browser origins (`https://host:port`, or `*`) allowed to call the service; empty: CORS off.
     CORS_ALLOWED_ORIGINS: list = _env("CORS_ALLOWED_ORIGINS", (), as_list)
 
-    # HTTP server (scripts/serve)
+    # HTTP server (scripts/serve) and its front (app/front.py, docs/security.md)
     HOST: str = _env("HOST", "127.0.0.1")
     PORT: int = _env("PORT", 8080, int)
+    # Threads per worker process that run requests (bodies arrive without one).
+    WEB_THREADS: int = _env("WEB_THREADS", 32, int)
+    # A request body must start arriving within BODY_TIMEOUT seconds of the headers and keep
+    # up BODY_MIN_RATE bytes a second on average after that (each BODY_MIN_RATE bytes received
+    # add a second), else 408 before anything is forwarded or parsed.
+    BODY_TIMEOUT: float = _env("BODY_TIMEOUT", 10.0, float)
+    BODY_MIN_RATE: int = _env("BODY_MIN_RATE", 16_384, int)
+    # Bodies up to this size are received whole before a thread runs the request; larger ones
+    # (a worker's _bulk) are streamed through as they arrive.
+    BODY_BUFFER_BYTES: int = _env("BODY_BUFFER_BYTES", 1_048_576, int)
+    # Requests one client address may have whose bodies are still arriving, per worker
+    # process; more get a 429 at once. 0: no bound (behind a proxy every caller shares its address).
+    BODIES_PER_CLIENT: int = _env("BODIES_PER_CLIENT", 16, int)
 
     TESTING: bool = _env("TESTING", False, as_bool)
 
