@@ -12,7 +12,8 @@ from app.config import Config
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Builds the service; `config` overrides values read from the environment."""
     settings = Config.from_env().override(config or {})
-    app = Flask(__name__)
+    # No /static route of Flask's own: every path outside the service's prefixes is an index's.
+    app = Flask(__name__, static_folder=None)
     app.config.from_mapping(settings.as_flask_config())
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
     # Keep the reference's key order: `id` first, then the stored fields.

@@ -74,6 +74,9 @@ class Config:
     AUTH_BASIC_USERS: list = _env("AUTH_BASIC_USERS", (), as_list)
     # Browser origins (`https://host:port`, or `*`) allowed to call the service; empty: CORS off.
     CORS_ALLOWED_ORIGINS: list = _env("CORS_ALLOWED_ORIGINS", (), as_list)
+    # Host names the service answers to besides IP addresses and localhost (`name`, `.domain`
+    # for it and its subdomains, `*` for any): a DNS-rebinding page uses a name of its own.
+    ALLOWED_HOSTS: list = _env("ALLOWED_HOSTS", (), as_list)
 
     # HTTP server (scripts/serve) and its front (app/front.py, docs/security.md)
     HOST: str = _env("HOST", "127.0.0.1")

@@ -1,7 +1,7 @@
 """The catch-all route: every request the service does not answer itself goes to Elasticsearch.
 
-The service's own paths are `/`, `/_connector*` (with `/_connector_service/*`) and
-`/dashboard*`; for them an unknown path or method stays the service's own 404 or 405. Anything
+The service's own paths are `/` and `/_connector*` (with `/_connector_service/*`); for them
+an unknown path or method stays the service's own 404 or 405. Anything
 else (document reads and updates, `_search`, `_bulk`, index checks) is forwarded unchanged, so
 one URL serves a connectors worker completely. Elasticsearch authorizes it with the caller's
 own `Authorization` header (docs/worker.md).
@@ -31,8 +31,8 @@ PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class ForwardedPathConverter(PathConverter):
-    """A path that is not the service's own: the router never sends `/_connector*` or
-    `/dashboard*` here, so their unknown paths and methods stay the service's 404 and 405."""
+    """A path that is not the service's own: the router never sends `/_connector*` here, so
+    its unknown paths and methods stay the service's 404 and 405."""
 
     regex = ("(?!" + "|".join(re.escape(prefix.lstrip("/")) for prefix in SERVICE_PATH_PREFIXES)
              + ")" + PathConverter.regex)

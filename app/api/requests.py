@@ -14,8 +14,11 @@ from app.schemas import loading
 from app.schemas.loading import StrictSchema
 from app.storage import Storage
 
-# Media types ES reads as JSON (the compatible-with parameter does not change the JSON).
-JSON_MEDIA_TYPES = {"application/json", "application/vnd.elasticsearch+json"}
+# Media types ES reads as JSON (the compatible-with parameter does not change the JSON). Any
+# other, or none, is a 406 as in ES: a page on another origin can POST `text/plain` without
+# asking first, never `application/json`.
+JSON_MEDIA_TYPES = {"application/json", "application/vnd.elasticsearch+json",
+                    "application/x-ndjson", "application/vnd.elasticsearch+x-ndjson"}
 # Parameters every ES route accepts; they shape the response (app.api.responses).
 RESPONSE_PARAMETERS = frozenset({"pretty", "human", "error_trace", "filter_path", "format"})
 
@@ -77,8 +80,9 @@ def json_body():
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
-    if request.mimetype and request.mimetype not in JSON_MEDIA_TYPES:
-        raise UnsupportedMediaType(f"Content-Type header [{request.content_type}] is not supported")
+    if request.mimetype not in JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type header [{request.content_type or ''}] is not supported")
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
