@@ -2,6 +2,8 @@
 and the document ids in the path. Checked here once, for every route of the service's own
 (forwarded requests are Elasticsearch's to check), so no view forgets."""
 
+import sys
+
 from flask import Flask, current_app, request
 
 from app.exceptions import RestError, ValidationFailed
@@ -9,6 +11,10 @@ from app.security import is_service_path
 
 # Elasticsearch refuses longer `_id`s (IndexRequest / UpdateRequest validation).
 MAX_ID_BYTES = 512
+# Parsing, merging, filtering and answering a document nested as deep as Elasticsearch allows
+# (1000 levels, app.api.requests.MAX_NESTING_DEPTH) recurse once per level, on top of the
+# frames of a request; Python's default of 1000 in all would end such a request in a 500.
+RECURSION_LIMIT = 4000
 
 
 class BodyTooLarge(RestError):
@@ -20,6 +26,8 @@ class BodyTooLarge(RestError):
 
 
 def register(app: Flask) -> None:
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
     app.before_request(body_within_limit)
     app.before_request(ids_are_document_ids)
 

@@ -19,6 +19,9 @@ from app.storage import Storage
 # asking first, never `application/json`.
 JSON_MEDIA_TYPES = {"application/json", "application/vnd.elasticsearch+json",
                     "application/x-ndjson", "application/vnd.elasticsearch+x-ndjson"}
+# Elasticsearch's JSON parser refuses deeper nesting (Jackson's StreamReadConstraints); what it
+# accepts, the service parses, stores and answers (app.api.limits keeps the recursion room).
+MAX_NESTING_DEPTH = 1000
 # Parameters every ES route accepts; they shape the response (app.api.responses).
 RESPONSE_PARAMETERS = frozenset({"pretty", "human", "error_trace", "filter_path", "format"})
 
@@ -84,9 +87,39 @@ def json_body():
         raise UnsupportedMediaType(
             f"Content-Type header [{request.content_type or ''}] is not supported")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+    except RecursionError:
+        raise too_deep(None) from None
     except (ValueError, UnicodeDecodeError) as err:
         raise ParseFailed(f"Failed to parse the request body as JSON: {err}") from None
+    # Only a body with that many brackets can be nested that deep: most are never walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING_DEPTH:
+        depth = nesting_depth(data, MAX_NESTING_DEPTH)
+        if depth > MAX_NESTING_DEPTH:
+            raise too_deep(depth)
+    return data
+
+
+def nesting_depth(value, limit: int) -> int:
+    """How deep objects and arrays nest in `value` (1 for `{}`), counted up to `limit + 1`."""
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        pending.extend((child, depth + 1) for child in children
+                       if isinstance(child, (dict, list)))
+    return deepest
+
+
+def too_deep(depth: int | None) -> ParseFailed:
+    shown = f"({depth}) " if depth is not None else ""
+    return ParseFailed(f"Document nesting depth {shown}exceeds the maximum allowed "
+                       f"({MAX_NESTING_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)")
 
 
 def query_args() -> dict:
