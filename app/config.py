@@ -51,8 +51,9 @@ class Config:
     # framework's own idle threshold is 300 s).
     STALE_JOB_SECONDS: int = _env("STALE_JOB_SECONDS", 300, int)
     REDACT_SECRETS: bool = _env("REDACT_SECRETS", True, as_bool)
-    # Largest request body accepted on _connector routes, in bytes.
-    MAX_BODY_BYTES: int = _env("MAX_BODY_BYTES", 1_048_576, int)
+    # Largest request body accepted on _connector routes, in bytes, after decompression:
+    # Elasticsearch's own http.max_content_length (100mb), so nothing the cluster takes is refused.
+    MAX_BODY_BYTES: int = _env("MAX_BODY_BYTES", 104_857_600, int)
     # Forward requests that are not _connector* to Elasticsearch.
     FORWARD_OTHER_ROUTES: bool = _env("FORWARD_OTHER_ROUTES", True, as_bool)
     # Forwarded requests carry the caller's own Authorization. True sends the service's

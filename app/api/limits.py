@@ -26,9 +26,12 @@ class BodyTooLarge(RestError):
 
 
 def register(app: Flask) -> None:
+    from app.api.bodies import release_large_body_turn
+
     if sys.getrecursionlimit() < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)
     app.before_request(body_within_limit)
+    app.teardown_request(release_large_body_turn)
     app.before_request(ids_are_document_ids)
 
 
@@ -48,6 +51,9 @@ def body_within_limit() -> None:
         return
     if "wsgi.input_terminated" not in request.environ:
         return  # no length and no chunking: werkzeug reads no body at all
+    from app.api.bodies import take_large_body_turn
+
+    take_large_body_turn()  # its size is unknown until it is read
     request.max_content_length = limit + 1
     try:
         data = request.get_data(cache=True)

@@ -9,6 +9,7 @@ import json
 
 from flask import current_app, request
 
+from app.api import bodies
 from app.exceptions import BadRequest, ParseFailed, RestError
 from app.schemas import loading
 from app.schemas.loading import StrictSchema
@@ -53,7 +54,7 @@ def rest(*, body: StrictSchema | None = None, body_required: bool = True,
         def wrapper(*args, **kwargs):
             data = json_body()
             # A JSON `null` is a body (refused as ES's parsers refuse it), not an absent one.
-            absent = data is None and not request.get_data(cache=True).strip()
+            absent = data is None and not bodies.content().strip()
             if body is not None:
                 if absent and body_required:
                     raise ParseFailed("request body is required", error_type="parse_exception")
@@ -80,7 +81,7 @@ def rest(*, body: StrictSchema | None = None, body_required: bool = True,
 def json_body():
     """The request's parsed JSON; None when the body is empty, whatever its Content-Type
     (workers send body-less PUTs as application/octet-stream)."""
-    raw = request.get_data(cache=True)
+    raw = bodies.content()
     if not raw.strip():
         return None
     if request.mimetype not in JSON_MEDIA_TYPES:
