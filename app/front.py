@@ -253,7 +253,10 @@ class Exchange:
                         for name, value in headers]
 
     def push(self, message) -> None:
-        asyncio.run_coroutine_threadsafe(self.send(message), self.loop).result()
+        async def send():
+            await self.send(message)  # granian's send() is awaitable, not a coroutine
+
+        asyncio.run_coroutine_threadsafe(send(), self.loop).result()
 
     def run(self):
         result = self.app(self.environ, self.start_response)

@@ -125,7 +125,11 @@ def test_an_encoded_slash_in_a_document_id_stays_encoded(client, es, index):
     assert es.get(index=index, id="folder/file.txt")["_source"] == {"n": 1}
 
 
-def test_bulk_body_larger_than_the_services_own_limit_is_forwarded_whole(app, client, es, index):
+def test_bulk_body_larger_than_the_services_own_limit_is_forwarded_whole(elasticsearch_url, es,
+                                                                         index):
+    app = create_app({"TESTING": True, "ELASTICSEARCH_URL": elasticsearch_url,
+                      "INSTALL_TEMPLATES_ON_START": False, "MAX_BODY_BYTES": 1_000_000})
+    client = app.test_client()
     body = bulk_body(200, 8_000)
     assert len(body) > app.config["MAX_BODY_BYTES"]
     response = client.put(f"/{index}/_bulk?refresh=true&filter_path=errors,items.index.status",
@@ -316,3 +320,17 @@ def test_index_names_like_dashboard_or_static_belong_to_elasticsearch(live_url, 
     assert error_type(missing.json()) == "index_not_found_exception"
     assert (written.status, read.status) == (201, 200)
     assert read.json()["_source"] == stored == {"n": 1}
+
+
+def test_a_large_forwarded_answer_arrives_whole_over_real_http(live_url, elasticsearch_url, es,
+                                                              index):
+    es.bulk(operations=[line for n in range(60) for line in (
+        {"index": {"_index": index, "_id": str(n)}}, {"text": "y" * 4000})], refresh=True)
+    path = f"/{index}/_search?size=60&sort=_doc"
+
+    forwarded = urllib3.request("GET", live_url + path, retries=False)
+    expected = direct(elasticsearch_url, "GET", path)
+
+    assert forwarded.status == 200
+    assert len(forwarded.data) > 64 * 1024
+    assert forwarded.json()["hits"]["hits"] == expected.json()["hits"]["hits"]

@@ -26,7 +26,7 @@ MAX_FILTER_PATTERNS = 128
 MAX_WILDCARD_SEGMENTS = 32
 # Matching steps allowed per value of the answer, plus a fixed allowance: a plain filter takes
 # one or two per value.
-WORK_PER_VALUE = 16
+WORK_PER_VALUE = 8
 WORK_ALLOWANCE = 10_000
 
 _MISSING = object()
@@ -108,22 +108,26 @@ class FilterPath:
 
     def _step(self, nodes: list[_Node], key: str) -> list[_Node]:
         """The positions after matching `key` from `nodes` (already expanded)."""
-        self.budget += WORK_PER_VALUE - len(nodes)
-        if self.budget < 0:
-            raise FilterPathRefused(f"filter_path [{self.spec}] is too costly to apply to this "
-                                    "answer: use fewer or simpler patterns")
-        following = []
+        following, cost, deep = [], len(nodes), False
         for node in nodes:
             found = node.exact.get(key)
             if found is not None:
                 following.append(found)
-            for pattern, child in node.wild:
-                self.budget -= 1
-                if pattern.fullmatch(key):
-                    following.append(child)
+                deep = deep or found.deep is not None
+            if node.wild:
+                cost += len(node.wild)
+                for pattern, child in node.wild:
+                    if pattern.fullmatch(key):
+                        following.append(child)
+                        deep = True  # (rare) let _expand sort out its `**` and duplicates
             if node.deep is not None:
                 following.append(node)  # `**` goes on matching one more level
-        return _expand(following)
+                deep = True
+        self.budget += WORK_PER_VALUE - cost
+        if self.budget < 0:
+            raise FilterPathRefused(f"filter_path [{self.spec}] is too costly to apply to this "
+                                    "answer: use fewer or simpler patterns")
+        return _expand(following) if deep else following
 
     def _include(self, value, nodes: list[_Node]):
         if any(node.end for node in nodes):
