@@ -12,7 +12,8 @@ from app.config import Config
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Builds the service; `config` overrides values read from the environment."""
     settings = Config.from_env().override(config or {})
-    app = Flask(__name__)
+    # No /static route of Flask's own: every path outside the service's prefixes is an index's.
+    app = Flask(__name__, static_folder=None)
     app.config.from_mapping(settings.as_flask_config())
     app.config["MAX_CONTENT_LENGTH"] = settings.MAX_BODY_BYTES
     # Keep the reference's key order: `id` first, then the stored fields.
@@ -64,8 +65,10 @@ def init_storage(app: Flask, settings: Config) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import connectors, dashboard, extensions, service, sync_jobs
+    from app.api import connectors, dashboard, extensions, paths, service, sync_jobs
 
+    # Before any route: ids may hold an encoded `/` (app/api/paths.py).
+    paths.register(app)
     app.register_blueprint(service.bp)
     app.register_blueprint(dashboard.bp)
     # sync_jobs first: its static `_sync_job` paths win over `<connector_id>` routes.

@@ -55,8 +55,9 @@ class Config:
     # JSON): 6x the largest incremental sync_cursor seen from a real worker (1.26 MB), and a
     # bound on what one GET of a document costs in memory.
     MAX_DOCUMENT_BYTES: int = _env("MAX_DOCUMENT_BYTES", 8 * 1_048_576, int)
-    # Largest request body accepted on _connector routes, in bytes.
-    MAX_BODY_BYTES: int = _env("MAX_BODY_BYTES", 1_048_576, int)
+    # Largest request body accepted on _connector routes, in bytes, after decompression:
+    # Elasticsearch's own http.max_content_length (100mb), so nothing the cluster takes is refused.
+    MAX_BODY_BYTES: int = _env("MAX_BODY_BYTES", 104_857_600, int)
     # Forward requests that are not _connector* to Elasticsearch.
     FORWARD_OTHER_ROUTES: bool = _env("FORWARD_OTHER_ROUTES", True, as_bool)
     # Forwarded requests carry the caller's own Authorization. True sends the service's
@@ -78,10 +79,26 @@ class Config:
     AUTH_BASIC_USERS: list = _env("AUTH_BASIC_USERS", (), as_list)
     # Browser origins (`https://host:port`, or `*`) allowed to call the service; empty: CORS off.
     CORS_ALLOWED_ORIGINS: list = _env("CORS_ALLOWED_ORIGINS", (), as_list)
+    # Host names the service answers to besides IP addresses and localhost (`name`, `.domain`
+    # for it and its subdomains, `*` for any): a DNS-rebinding page uses a name of its own.
+    ALLOWED_HOSTS: list = _env("ALLOWED_HOSTS", (), as_list)
 
-    # HTTP server (scripts/serve)
+    # HTTP server (scripts/serve) and its front (app/front.py, docs/security.md)
     HOST: str = _env("HOST", "127.0.0.1")
     PORT: int = _env("PORT", 8080, int)
+    # Threads per worker process that run requests (bodies arrive without one).
+    WEB_THREADS: int = _env("WEB_THREADS", 32, int)
+    # A request body must start arriving within BODY_TIMEOUT seconds of the headers and keep
+    # up BODY_MIN_RATE bytes a second on average after that (each BODY_MIN_RATE bytes received
+    # add a second), else 408 before anything is forwarded or parsed.
+    BODY_TIMEOUT: float = _env("BODY_TIMEOUT", 10.0, float)
+    BODY_MIN_RATE: int = _env("BODY_MIN_RATE", 16_384, int)
+    # Bodies up to this size are received whole before a thread runs the request; larger ones
+    # (a worker's _bulk) are streamed through as they arrive.
+    BODY_BUFFER_BYTES: int = _env("BODY_BUFFER_BYTES", 1_048_576, int)
+    # Requests one client address may have whose bodies are still arriving, per worker
+    # process; more get a 429 at once. 0: no bound (behind a proxy every caller shares its address).
+    BODIES_PER_CLIENT: int = _env("BODIES_PER_CLIENT", 16, int)
 
     TESTING: bool = _env("TESTING", False, as_bool)
 

@@ -89,11 +89,15 @@ class Conflict(RestError):
     error_type = "version_conflict_engine_exception"
 
 
-class TooManyConflicts(RestError):
-    """Every guarded attempt lost its race: the caller may retry later."""
+class TooManyRequests(RestError):
+    """The service cannot take this request now: the caller may retry later (Elasticsearch's 429)."""
 
     status = 429
     error_type = "es_rejected_execution_exception"
+
+
+class TooManyConflicts(TooManyRequests):
+    """Every guarded attempt lost its race."""
 
 
 class StorageUnavailable(RestError):

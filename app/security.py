@@ -1,8 +1,10 @@
-"""Who may call the service's own routes, and which browser origins may read its answers.
+"""Who may call the service's own routes, which browser origins may write or read its
+answers, and which host names it answers to.
 
-The service's own routes are `/`, `/_connector*` (which includes `/_connector_service/*`) and
-`/dashboard*`; anything else is forwarded to Elasticsearch, which authorizes it itself with the
-caller's own `Authorization` header. docs/security.md explains the choices.
+The service's own routes are `/` and `/_connector*` (which includes `/_connector_service/*`);
+anything else is forwarded to Elasticsearch, which authorizes it itself with the caller's own
+`Authorization` header. The host and cross-origin checks apply to every path, forwarded ones
+included. docs/security.md explains the choices.
 """
 
 import base64
@@ -11,6 +13,7 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 
@@ -21,13 +24,14 @@ from app.exceptions import RestError
 log = logging.getLogger(__name__)
 
 AUTH_MODES = ("none", "api_key", "basic")
-SERVICE_PATH_PREFIXES = ("/_connector", "/dashboard")
+SERVICE_PATH_PREFIXES = ("/_connector",)
 # Answered without credentials, with its status only, for load balancers and orchestrators.
 HEALTH_PATH = "/_connector_service/health"
 # The dashboard's page and assets hold no data. A browser cannot add an ApiKey header to a page
 # load, so with api_key they are served to anyone and the page asks for the key its API calls
 # need; with basic they stay behind the browser's own login prompt.
-DASHBOARD_PAGE, DASHBOARD_ASSETS = "/dashboard", "/dashboard/static/"
+DASHBOARD_PAGE = "/_connector_service/dashboard"
+DASHBOARD_ASSETS = DASHBOARD_PAGE + "/static/"
 # The challenges Elasticsearch itself sends with a 401.
 CHALLENGES = {"api_key": "ApiKey", "basic": 'Basic realm="security", charset="UTF-8"'}
 # Elasticsearch's own CORS defaults (http.cors.allow-methods, allow-headers, max-age).
@@ -62,6 +66,15 @@ class AuthenticationRequired(RestError):
 class OriginForbidden(RestError):
     status = 403
     error_type = "security_exception"
+
+
+class HostNotAllowed(RestError):
+    status = 400
+    error_type = "illegal_argument_exception"
+
+
+# Methods a page on another origin may not use to change anything.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def is_service_path(path: str) -> bool:
@@ -137,6 +150,9 @@ def register_security(app: Flask, settings: Config) -> None:
     """
     app.config["AUTH_MODE"] = resolve_auth_mode(settings)
     app.config["CORS_ALLOWED_ORIGINS"] = list(settings.CORS_ALLOWED_ORIGINS)
+    app.config["ALLOWED_HOSTS"] = [host.lower() for host in settings.ALLOWED_HOSTS]
+    app.before_request(check_host)
+    app.before_request(refuse_cross_origin_writes)
     app.before_request(answer_preflight)
     app.before_request(authenticate)
     app.after_request(allow_origin)
@@ -227,8 +243,17 @@ def allowed_origin(origin: str) -> str | None:
 
 
 def is_same_origin(origin: str) -> bool:
-    """A page served by this service itself (the dashboard) sends its own origin."""
-    return origin.rstrip("/") == request.host_url.rstrip("/")
+    """A page served by this service itself (the dashboard) sends its own origin: the host and
+    port the request was sent to, a host `check_host` allows. The scheme may differ (https in
+    the browser, http behind a TLS-terminating proxy); a rebinding name never gets this far."""
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    return (host_allowed(parts.hostname)
+            and parts.netloc.lower() == request.headers.get("Host", "").lower())
 
 
 def cors_applies() -> str | None:
@@ -241,12 +266,28 @@ def cors_applies() -> str | None:
     return origin
 
 
+def is_foreign_origin(origin: str) -> bool:
+    return allowed_origin(origin) is None and not is_same_origin(origin)
+
+
+def refuse_cross_origin_writes() -> None:
+    """403 for a write sent by a page of another origin, whatever the auth mode and CORS
+    setting: a browser sends simple POSTs (a `no-cors` fetch, a form) without asking first, so
+    only the `Origin` it adds tells them apart. Clients that are not browsers send none."""
+    origin = request.headers.get("Origin")
+    if origin is None or request.method in SAFE_METHODS:
+        return
+    if is_foreign_origin(origin):
+        raise OriginForbidden(f"origin [{origin}] may not write here: it is not this service's "
+                              "own and not allowed by CORS_ALLOWED_ORIGINS")
+
+
 def answer_preflight() -> Response | None:
     """Answers a CORS preflight, and refuses other origins as Elasticsearch does (403)."""
     origin = cors_applies()
     if origin is None:
         return None
-    if allowed_origin(origin) is None and not is_same_origin(origin):
+    if is_foreign_origin(origin):
         raise OriginForbidden(f"origin [{origin}] is not allowed by CORS_ALLOWED_ORIGINS")
     if request.method != "OPTIONS" or "Access-Control-Request-Method" not in request.headers:
         return None
@@ -266,3 +307,43 @@ def allow_origin(response: Response) -> Response:
             response.headers["Access-Control-Allow-Origin"] = value
         response.vary.add("Origin")
     return response
+
+
+# Host names (DNS rebinding)
+
+
+def host_allowed(hostname: str) -> bool:
+    """Whether the service answers requests sent to `hostname`.
+
+    A DNS-rebinding page reaches the service under the attacker's own name, which the browser
+    sends as `Host`. An IP address cannot be rebound, and `localhost` resolves to this machine
+    in browsers; any other name must be listed in ALLOWED_HOSTS (`name`, `.suffix` for a
+    domain and its subdomains, or `*` for any name).
+    """
+    hostname = hostname.strip("[]").rstrip(".").lower()
+    try:
+        ipaddress.ip_address(hostname)
+        return True
+    except ValueError:
+        pass
+    if hostname == "localhost":
+        return True
+    for allowed in current_app.config["ALLOWED_HOSTS"]:
+        if allowed == "*" or hostname == allowed or (
+                allowed.startswith(".") and (hostname.endswith(allowed) or hostname == allowed[1:])):
+            return True
+    return False
+
+
+def check_host() -> None:
+    """400 for a request whose `Host` names a host this service does not answer to."""
+    host = request.headers.get("Host")
+    if host is None:
+        return  # not a browser: browsers always send one
+    try:
+        hostname = urlsplit(f"//{host}").hostname
+    except ValueError:
+        hostname = None
+    if not hostname or not host_allowed(hostname):
+        raise HostNotAllowed(f"host [{host}] is not allowed: list its name in ALLOWED_HOSTS "
+                             "(docs/security.md)")

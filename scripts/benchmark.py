@@ -162,7 +162,7 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """granian serving app.wsgi:app with scripts/serve's flags, on a free loopback port."""
+    """granian serving app.asgi:app with scripts/serve's flags, on a free loopback port."""
 
     def __init__(self, es_url: str, *, workers: int, threads: int, access_log: bool,
                  extra_env: dict[str, str], log_dir: Path):
@@ -171,13 +171,13 @@ class ServiceProcess:
         self.workers, self.threads, self.access_log = workers, threads, access_log
         self.extra_env = extra_env
         self.log_path = log_dir / "server.log"
-        command = [str(REPO_ROOT / ".venv" / "bin" / "granian"), "--interface", "wsgi",
-                   "app.wsgi:app", "--host", LOOPBACK, "--port", str(self.port),
-                   "--workers", str(workers), "--blocking-threads", str(threads),
+        command = [str(REPO_ROOT / ".venv" / "bin" / "granian"), "--interface", "asgi",
+                   "app.asgi:app", "--host", LOOPBACK, "--port", str(self.port),
+                   "--workers", str(workers),
                    "--respawn-failed-workers", "--workers-kill-timeout", "30",
                    "--access-log" if access_log else "--no-access-log"]
         env = {**os.environ, "ELASTICSEARCH_URL": es_url, "AUTH_MODE": "none", "HOST": LOOPBACK,
-               "PORT": str(self.port), **extra_env}
+               "PORT": str(self.port), "WEB_THREADS": str(threads), **extra_env}
         self.command = command
         self.env_shown = {key: env[key] for key in sorted(extra_env)}
         self._log = self.log_path.open("wb")

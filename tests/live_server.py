@@ -1,8 +1,9 @@
 """The service over real HTTP, for tests that need concurrent connections.
 
-`production_server` runs it as scripts/serve does (granian serving app.wsgi:app in processes
-of its own, configured by the environment); `serving` runs an app built in the test, with
-settings the environment cannot give, on werkzeug's threaded server.
+`production_server` runs it as scripts/serve does (granian serving app.asgi:app, the front
+before the Flask app, in processes of its own, configured by the environment); `serving` runs
+an app built in the test, with settings the environment cannot give, on werkzeug's threaded
+server.
 """
 
 import os
@@ -49,12 +50,13 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
     of `elasticsearch_url`. Two workers by default: requests of one caller may reach either
     process, as with several replicas."""
     port = free_port()
-    command = [sys.executable, "-m", "granian", "--interface", "wsgi", "app.wsgi:app",
+    command = [sys.executable, "-m", "granian", "--interface", "asgi", "app.asgi:app",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-               "--blocking-threads", str(threads), "--respawn-failed-workers",
+               "--respawn-failed-workers",
                "--workers-kill-timeout", "30", "--no-access-log"]
     environment = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "AUTH_MODE": "none",
-                   "HOST": "127.0.0.1", "PORT": str(port), **(env or {})}
+                   "HOST": "127.0.0.1", "PORT": str(port), "WEB_THREADS": str(threads),
+                   **(env or {})}
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log,

@@ -204,7 +204,7 @@ def test_auth_mode_none_serves_without_credentials(client):
 def test_basic_mode_keeps_the_dashboard_page_behind_the_browsers_login_prompt(app_with):
     client = app_with(AUTH_MODE="basic", AUTH_BASIC_USERS="alice:s3cret").test_client()
 
-    response = client.get("/dashboard")
+    response = client.get("/_connector_service/dashboard")
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Basic realm="security", charset="UTF-8"'

@@ -7,6 +7,7 @@ import json
 from urllib.parse import urlsplit
 
 import pytest
+import urllib3
 
 from app import create_app
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
@@ -210,14 +211,14 @@ def test_job_id_that_looks_like_an_index_or_api_is_just_an_unknown_id(
                                                             job_before["_source"])
 
 
-def test_encoded_slash_in_a_job_id_is_a_4xx_that_touches_nothing(client, es, running_job):
+def test_encoded_slash_in_a_job_id_is_part_of_the_id_and_touches_nothing(live_url, es, running_job):
     before = index_state(es)
 
-    response = client.get("/_connector/_sync_job/%2F_all")
+    response = urllib3.request("GET", f"{live_url}/_connector/_sync_job/%2F_all", retries=False)
 
-    # WSGI decodes %2F before routing: the path has an empty id segment.
-    assert response.status_code == 400
-    assert error_type(response.get_json()) == "action_request_validation_exception"
+    # As in Elasticsearch, `%2F` stays inside its segment: the id is `/_all`, which is unknown.
+    assert response.status == 404
+    assert response.json()["error"]["reason"] == "/_all"
     assert index_state(es) == before
 
 
@@ -228,3 +229,61 @@ def test_connector_id_in_a_body_or_query_is_a_term_not_a_pattern(api, es, runnin
     assert listed == {"count": 0, "results": []}
     assert error_type(created) == "resource_not_found_exception"
     assert es.count(index=SYNC_JOBS_INDEX)["count"] == 1
+
+
+# Malformed input is a 400, never a 500 (over real HTTP, as deployed)
+
+
+def nested_stats(depth: int) -> bytes:
+    """A `_stats` body nested `depth` levels deep in all (its metadata holds the arrays)."""
+    arrays = "[" * (depth - 2) + "]" * (depth - 2)
+    return ('{"deleted_document_count": 0, "indexed_document_count": 0, '
+            '"indexed_document_volume": 0, "metadata": {"a": ' + arrays + "}}").encode()
+
+
+@pytest.mark.parametrize("depth", [1001, 2500, 100_000])
+@pytest.mark.parametrize("route", [r for r in ID_ROUTES if r[2] is not None], ids=route_id)
+def test_json_nested_deeper_than_elasticsearch_allows_is_400(live_url, es, running_job, depth,
+                                                             route):
+    method, path, _ = route
+    body = b'{"a":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+    before = index_state(es)
+
+    response = urllib3.request(method, live_url + path.format(running_job), body=body,
+                               headers={"Content-Type": "application/json"}, retries=False)
+
+    assert response.status == 400, response.data[:300]
+    assert error_type(response.json()) == "x_content_parse_exception"
+    assert "nesting depth" in response.json()["error"]["reason"]
+    assert index_state(es) == before
+
+
+def test_a_job_nested_as_deep_as_elasticsearch_stores_is_read_and_filtered(live_url, es,
+                                                                            running_job):
+    url = f"{live_url}/_connector/_sync_job/{running_job}"
+    stored = urllib3.request("PUT", f"{url}/_stats", body=nested_stats(999),
+                             headers={"Content-Type": "application/json"}, retries=False)
+
+    read = urllib3.request("GET", url, retries=False)
+    filtered = urllib3.request("GET", f"{url}?filter_path=**.x", retries=False)
+    kept = urllib3.request("GET", f"{url}?filter_path=metadata.a", retries=False)
+
+    assert stored.status == 200, stored.data[:300]
+    assert read.status == 200
+    assert read.json()["metadata"] == json.loads(nested_stats(999))["metadata"]
+    assert (filtered.status, filtered.json()) == (200, {})
+    assert kept.status == 200 and kept.json() == {"metadata": read.json()["metadata"]}
+
+
+@pytest.mark.parametrize("older_than", ["1000000d", "%C2%B2s", "99999999999999999999999h"])
+@pytest.mark.parametrize(("method", "path"), [("GET", "/_connector/_sync_job/_stale"),
+                                              ("POST", "/_connector/_sync_job/_stale/_error")])
+def test_an_older_than_that_is_no_time_value_or_overflows_is_400(live_url, es, running_job,
+                                                                  method, path, older_than):
+    before = index_state(es)
+
+    response = urllib3.request(method, f"{live_url}{path}?older_than={older_than}", retries=False)
+
+    assert response.status == 400, response.data
+    assert "failed to parse setting [older_than]" in response.json()["error"]["reason"]
+    assert index_state(es) == before

@@ -1,4 +1,4 @@
-"""GET /dashboard — the sync-job dashboard, driven in a real headless Chromium.
+"""GET /_connector_service/dashboard — the sync-job dashboard, driven in a real headless Chromium.
 
 The page runs against the live app over HTTP (the `live_url` fixture) and the real node; the
 tests set jobs up through the API and read back what the page's actions stored.
@@ -9,7 +9,10 @@ import json
 import os
 import shutil
 import tempfile
+import threading
+import time
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,7 +28,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app.clock import format_instant
-from app.storage import SYNC_JOBS_INDEX
+from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
 from tests.live_server import production_server
 from tests.many_jobs import many_pending_jobs
 from tests.stored import stored_job
@@ -82,7 +85,8 @@ def page(browser, live_url, api):
 
     def open_dashboard(fragment: str = "") -> webdriver.Chrome:
         browser.get_log("browser")  # each test's console log starts with its own page
-        browser.get(f"{live_url}/dashboard" + (f"#{fragment}" if fragment else ""))
+        browser.get(f"{live_url}/_connector_service/dashboard"
+                    + (f"#{fragment}" if fragment else ""))
         wait_until(browser, lambda d: d.execute_script(
             "return document.body.dataset.loaded === 'true'"), "the page never finished loading")
         return browser
@@ -161,12 +165,12 @@ def finish(es, job_id: str, **fields) -> None:
 
 
 def test_dashboard_page_is_served_with_a_policy_that_keeps_it_to_this_service(client):
-    with client.get("/dashboard") as response:
+    with client.get("/_connector_service/dashboard") as response:
         assert response.status_code == 200
         assert response.mimetype == "text/html"
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
     for asset in ("dashboard.js", "dashboard.css", "favicon.svg"):
-        with client.get(f"/dashboard/static/{asset}") as response:
+        with client.get(f"/_connector_service/dashboard/static/{asset}") as response:
             assert response.status_code == 200
 
 
@@ -177,7 +181,8 @@ def test_dashboard_loads_everything_from_the_service_without_console_errors(page
     loaded = browser.execute_script(
         "return performance.getEntriesByType('resource').map(entry => entry.name)")
     assert {urlsplit(url).path for url in loaded} >= {
-        "/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css",
+        "/_connector_service/dashboard/static/dashboard.js",
+        "/_connector_service/dashboard/static/dashboard.css",
         "/_connector_service/sync_job_summary", "/_connector/_sync_job"}
     assert all(url.startswith(live_url + "/") for url in loaded), loaded
     assert severe_console_messages(browser) == []
@@ -317,6 +322,30 @@ def test_past_the_result_window_the_pager_says_so_and_offers_no_page_the_list_re
         assert severe_console_messages(browser) == []
 
 
+def api_calls(browser) -> list[str]:
+    """The API requests the page has made since it loaded: path and query."""
+    names = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(entry => entry.name)")
+    return [urlsplit(name).path + "?" + urlsplit(name).query for name in names
+            if "/_connector" in urlsplit(name).path and "/dashboard/" not in urlsplit(name).path]
+
+
+def test_a_link_cannot_make_the_page_refresh_faster_or_ask_for_more_rows(page, api):
+    connector(api, "alpha")
+    api.new_job("alpha")
+    browser = page("refresh=0.001&size=100000")
+
+    browser.execute_script("performance.clearResourceTimings()")
+    time.sleep(3.5)
+    calls = api_calls(browser)
+
+    # Two calls a refresh (summary and list) every 2 s at the most: 4 in 3.5 s, not thousands.
+    assert 2 <= len(calls) <= 4, calls
+    listed = [call for call in calls if call.startswith("/_connector/_sync_job?")]
+    assert listed and all("size=100&" in call or call.endswith("size=100") for call in listed), listed
+    assert browser.find_element(By.ID, "refresh-interval").get_attribute("value") == "2"
+
+
 # Job detail
 
 
@@ -430,6 +459,68 @@ def test_detail_of_a_deleted_job_shows_the_404(page, api):
     assert "404 resource_not_found_exception" in text_of(browser, "#job-detail-body")
 
 
+# Pages of other origins
+
+
+FOREIGN_PAGE = """<!doctype html><title>loading</title><script>
+const service = %s;
+const send = (path, body) => fetch(service + path, {method: "POST", mode: "no-cors",
+                                                     body: body === null ? null : new Blob([body])});
+Promise.allSettled([
+  send("/_connector/_sync_job", '{"id": "csrf-target"}'),
+  send("/_connector", '{"index_name": "search-csrf", "service_type": "x"}'),
+  send("/_connector/_sync_job/_stale/_error?older_than=1s", null),
+]).then(() => { document.title = "sent"; });
+</script>"""
+
+
+@pytest.fixture
+def foreign_page(live_url):
+    """A page on another origin (another port of this machine) that writes to the service the
+    way a browser lets any page: simple POSTs in `no-cors` mode, without asking first."""
+    body = (FOREIGN_PAGE % json.dumps(live_url)).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
+
+
+def test_a_page_on_another_origin_cannot_write_through_the_service(browser, foreign_page, api, es):
+    target = api.create_connector("csrf-target", index_name="search-csrf-target")
+    running = api.new_job(target)
+    api.claim(running)
+    es.update(index=SYNC_JOBS_INDEX, id=running, refresh=True,
+              doc={"last_seen": "2000-01-01T00:00:00.000Z"})
+    jobs_before = es.count(index=SYNC_JOBS_INDEX)["count"]
+    connectors_before = es.count(index=CONNECTORS_INDEX)["count"]
+
+    try:
+        browser.get(foreign_page)
+        wait_until(browser, lambda d: d.title == "sent", "the foreign page to send its requests")
+    finally:
+        browser.get("about:blank")
+
+    es.indices.refresh(index=[SYNC_JOBS_INDEX, CONNECTORS_INDEX])
+    assert es.count(index=SYNC_JOBS_INDEX)["count"] == jobs_before
+    assert es.count(index=CONNECTORS_INDEX)["count"] == connectors_before
+    assert stored_job(es, running)["status"] == "in_progress"
+
+
 # The picture in docs/dashboard.md
 
 
@@ -495,7 +586,7 @@ def displayed(browser, selector: str) -> bool:
 def test_with_api_keys_the_page_asks_for_one_keeps_it_for_the_tab_and_forgets_it(
         browser, keyed_url, api):
     job_id = api.new_job(api.create_connector("keyed-connector"))
-    browser.get(f"{keyed_url}/dashboard")
+    browser.get(f"{keyed_url}/_connector_service/dashboard")
     try:
         wait_until(browser, lambda d: displayed(d, "#api-key-form"), "the page to ask for a key")
         assert "missing authentication credentials" in text_of(browser, "#alerts")
@@ -524,8 +615,8 @@ def test_with_api_keys_the_page_asks_for_one_keeps_it_for_the_tab_and_forgets_it
 def test_with_api_keys_the_page_serves_no_data_without_one(keyed_url):
     http = urllib3.PoolManager(retries=False)
 
-    assert http.request("GET", f"{keyed_url}/dashboard").status == 200
-    assert http.request("GET", f"{keyed_url}/dashboard/static/dashboard.js").status == 200
+    assert http.request("GET", f"{keyed_url}/_connector_service/dashboard").status == 200
+    assert http.request("GET", f"{keyed_url}/_connector_service/dashboard/static/dashboard.js").status == 200
     summary = http.request("GET", f"{keyed_url}/_connector_service/sync_job_summary")
     assert summary.status == 401
     assert summary.headers["WWW-Authenticate"] == "ApiKey"

@@ -125,7 +125,11 @@ def test_an_encoded_slash_in_a_document_id_stays_encoded(client, es, index):
     assert es.get(index=index, id="folder/file.txt")["_source"] == {"n": 1}
 
 
-def test_bulk_body_larger_than_the_services_own_limit_is_forwarded_whole(app, client, es, index):
+def test_bulk_body_larger_than_the_services_own_limit_is_forwarded_whole(elasticsearch_url, es,
+                                                                         index):
+    app = create_app({"TESTING": True, "ELASTICSEARCH_URL": elasticsearch_url,
+                      "INSTALL_TEMPLATES_ON_START": False, "MAX_BODY_BYTES": 1_000_000})
+    client = app.test_client()
     body = bulk_body(200, 8_000)
     assert len(body) > app.config["MAX_BODY_BYTES"]
     response = client.put(f"/{index}/_bulk?refresh=true&filter_path=errors,items.index.status",
@@ -253,7 +257,7 @@ def test_lending_service_credentials_is_logged_at_start_up(elasticsearch_url, ca
 @pytest.mark.parametrize(("method", "path", "status", "expected_type"), [
     ("GET", "/_connector/_sync_job/x/_nope", 404, "resource_not_found_exception"),
     ("GET", "/_connector_service/nope", 404, "resource_not_found_exception"),
-    ("GET", "/dashboard/nope", 404, "resource_not_found_exception"),
+    ("GET", "/_connector_service/dashboard/nope", 404, "resource_not_found_exception"),
     ("POST", "/_connector/_sync_job/x/_check_in", 405, "method_not_allowed_exception"),
     ("DELETE", "/", 405, "method_not_allowed_exception"),
 ])
@@ -295,3 +299,38 @@ def test_an_answer_later_than_the_forward_timeout_is_503(elasticsearch_url):
     response = app.test_client().get("/_cluster/health?wait_for_nodes=5&timeout=3s")
     assert response.status_code == 503
     assert error_type(response.get_json()) == "service_unavailable_exception"
+
+
+# Index names the service's own pages once took
+
+
+@pytest.mark.parametrize("index_name", ["dashboard", "dashboards", "dashboard-logs", "static"])
+def test_index_names_like_dashboard_or_static_belong_to_elasticsearch(live_url, es, index_name):
+    es.indices.delete(index=index_name, ignore_unavailable=True)
+    try:
+        missing = urllib3.request("GET", f"{live_url}/{index_name}", retries=False)
+        written = urllib3.request("PUT", f"{live_url}/{index_name}/_doc/1?refresh=true",
+                                  json={"n": 1}, retries=False)
+        read = urllib3.request("GET", f"{live_url}/{index_name}/_doc/1", retries=False)
+        stored = es.get(index=index_name, id="1")["_source"]
+    finally:
+        es.indices.delete(index=index_name, ignore_unavailable=True)
+
+    assert missing.status == 404
+    assert error_type(missing.json()) == "index_not_found_exception"
+    assert (written.status, read.status) == (201, 200)
+    assert read.json()["_source"] == stored == {"n": 1}
+
+
+def test_a_large_forwarded_answer_arrives_whole_over_real_http(live_url, elasticsearch_url, es,
+                                                              index):
+    es.bulk(operations=[line for n in range(60) for line in (
+        {"index": {"_index": index, "_id": str(n)}}, {"text": "y" * 4000})], refresh=True)
+    path = f"/{index}/_search?size=60&sort=_doc"
+
+    forwarded = urllib3.request("GET", live_url + path, retries=False)
+    expected = direct(elasticsearch_url, "GET", path)
+
+    assert forwarded.status == 200
+    assert len(forwarded.data) > 64 * 1024
+    assert forwarded.json()["hits"]["hits"] == expected.json()["hits"]["hits"]

@@ -1,8 +1,9 @@
 """The sync-job dashboard: its page and assets, and the summary figures it reads.
 
 The page itself is a client of the public REST API only; the summary is the one read the
-list API cannot give cheaply. It lives under `/_connector_service/`, this service's own
-namespace, because any path under `/_connector/_sync_job/` could be a job id.
+list API cannot give cheaply. All three live under `/_connector_service/`, this service's own
+namespace: any path under `/_connector/_sync_job/` could be a job id, and any other path
+(`/dashboard`, `/static/...`) could be an index name that belongs to Elasticsearch.
 """
 
 from pathlib import Path
@@ -18,11 +19,11 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'se
                            "img-src 'self'; connect-src 'self'; base-uri 'none'; "
                            "form-action 'none'; frame-ancestors 'none'")
 
-bp = Blueprint("dashboard", __name__, static_folder=STATIC_DIR,
-               static_url_path="/dashboard/static")
+PAGE = "/_connector_service/dashboard"
+bp = Blueprint("dashboard", __name__, static_folder=STATIC_DIR, static_url_path=f"{PAGE}/static")
 
 
-@bp.get("/dashboard")
+@bp.get(PAGE)
 def dashboard_page():
     """The dashboard: plain HTML whose script calls the REST API (assets in app/static/)."""
     response = bp.send_static_file("dashboard.html")

@@ -1,7 +1,7 @@
 """The catch-all route: every request the service does not answer itself goes to Elasticsearch.
 
-The service's own paths are `/`, `/_connector*` (with `/_connector_service/*`) and
-`/dashboard*`; for them an unknown path or method stays the service's own 404 or 405. Anything
+The service's own paths are `/` and `/_connector*` (with `/_connector_service/*`); for them
+an unknown path or method stays the service's own 404 or 405. Anything
 else (document reads and updates, `_search`, `_bulk`, index checks) is forwarded unchanged, so
 one URL serves a connectors worker completely. Elasticsearch authorizes it with the caller's
 own `Authorization` header (docs/worker.md).
@@ -9,13 +9,15 @@ own `Authorization` header (docs/worker.md).
 
 import logging
 import re
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 from werkzeug.routing import PathConverter
 from werkzeug.wsgi import get_input_stream
 
+from app.api import paths
 from app.api.requests import store
+from app.front import WATCH_DISCONNECT
 from app.security import SERVICE_PATH_PREFIXES
 from app.storage import CONNECTORS_INDEX
 
@@ -29,8 +31,8 @@ PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class ForwardedPathConverter(PathConverter):
-    """A path that is not the service's own: the router never sends `/_connector*` or
-    `/dashboard*` here, so their unknown paths and methods stay the service's 404 and 405."""
+    """A path that is not the service's own: the router never sends `/_connector*` here, so
+    its unknown paths and methods stay the service's 404 and 405."""
 
     regex = ("(?!" + "|".join(re.escape(prefix.lstrip("/")) for prefix in SERVICE_PATH_PREFIXES)
              + ")" + PathConverter.regex)
@@ -53,9 +55,11 @@ def forward(path: str):
         # A worker's preflight checks these indices: they must exist, with their aliases.
         storage.ensure_ready()
     body, content_length = request_body()
+    watch = request.environ.get(WATCH_DISCONNECT)
     answer = storage.forwarder.forward(
         request.method, raw_path(), request.environ.get("QUERY_STRING", ""),
-        request.headers.items(), body, content_length)
+        request.headers.items(), body, content_length,
+        abort_when=watch().on if watch is not None else None)
     response = Response(answer.chunks(), status=answer.status, headers=answer.headers,
                         direct_passthrough=True)
     if not any(name.lower() == "content-type" for name, _ in answer.headers):
@@ -81,14 +85,9 @@ def request_body():
 
 def raw_path() -> str:
     """The path as the caller encoded it: an id with `%2F` must reach Elasticsearch as `%2F`,
-    not as a `/` (the WSGI PATH_INFO is already decoded)."""
-    environ = request.environ
-    decoded = environ.get("PATH_INFO", "")
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
-    raw = raw.split("?", 1)[0]
-    script = environ.get("SCRIPT_NAME", "")
-    if script and raw.startswith(script):
-        raw = raw[len(script):]
-    if raw and unquote(raw, encoding="latin-1") == decoded:
+    not as a `/`. From RAW_URI where the server gives it (app/front.py does); else PATH_INFO,
+    which a WSGI server has already decoded, encoded again."""
+    raw = paths.raw_path(request.environ)
+    if raw is not None:
         return raw
-    return quote(decoded, safe=PATH_SAFE, encoding="latin-1")
+    return quote(request.environ.get("PATH_INFO", ""), safe=PATH_SAFE, encoding="latin-1")

@@ -2,6 +2,8 @@
 and the document ids in the path. Checked here once, for every route of the service's own
 (forwarded requests are Elasticsearch's to check), so no view forgets."""
 
+import sys
+
 from flask import Flask, current_app, request
 
 from app.exceptions import RestError, ValidationFailed
@@ -9,6 +11,10 @@ from app.security import is_service_path
 
 # Elasticsearch refuses longer `_id`s (IndexRequest / UpdateRequest validation).
 MAX_ID_BYTES = 512
+# Parsing, merging, filtering and answering a document nested as deep as Elasticsearch allows
+# (1000 levels, app.api.requests.MAX_NESTING_DEPTH) recurse once per level, on top of the
+# frames of a request; Python's default of 1000 in all would end such a request in a 500.
+RECURSION_LIMIT = 4000
 
 
 class BodyTooLarge(RestError):
@@ -20,7 +26,12 @@ class BodyTooLarge(RestError):
 
 
 def register(app: Flask) -> None:
+    from app.api.bodies import release_large_body_turn
+
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
     app.before_request(body_within_limit)
+    app.teardown_request(release_large_body_turn)
     app.before_request(ids_are_document_ids)
 
 
@@ -40,6 +51,9 @@ def body_within_limit() -> None:
         return
     if "wsgi.input_terminated" not in request.environ:
         return  # no length and no chunking: werkzeug reads no body at all
+    from app.api.bodies import take_large_body_turn
+
+    take_large_body_turn()  # its size is unknown until it is read
     request.max_content_length = limit + 1
     try:
         data = request.get_data(cache=True)

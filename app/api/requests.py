@@ -9,13 +9,20 @@ import json
 
 from flask import current_app, request
 
+from app.api import bodies
 from app.exceptions import BadRequest, ParseFailed, RestError
 from app.schemas import loading
 from app.schemas.loading import StrictSchema
 from app.storage import Storage
 
-# Media types ES reads as JSON (the compatible-with parameter does not change the JSON).
-JSON_MEDIA_TYPES = {"application/json", "application/vnd.elasticsearch+json"}
+# Media types ES reads as JSON (the compatible-with parameter does not change the JSON). Any
+# other, or none, is a 406 as in ES: a page on another origin can POST `text/plain` without
+# asking first, never `application/json`.
+JSON_MEDIA_TYPES = {"application/json", "application/vnd.elasticsearch+json",
+                    "application/x-ndjson", "application/vnd.elasticsearch+x-ndjson"}
+# Elasticsearch's JSON parser refuses deeper nesting (Jackson's StreamReadConstraints); what it
+# accepts, the service parses, stores and answers (app.api.limits keeps the recursion room).
+MAX_NESTING_DEPTH = 1000
 # Parameters every ES route accepts; they shape the response (app.api.responses).
 RESPONSE_PARAMETERS = frozenset({"pretty", "human", "error_trace", "filter_path", "format"})
 
@@ -47,7 +54,7 @@ def rest(*, body: StrictSchema | None = None, body_required: bool = True,
         def wrapper(*args, **kwargs):
             data = json_body()
             # A JSON `null` is a body (refused as ES's parsers refuse it), not an absent one.
-            absent = data is None and not request.get_data(cache=True).strip()
+            absent = data is None and not bodies.content().strip()
             if body is not None:
                 if absent and body_required:
                     raise ParseFailed("request body is required", error_type="parse_exception")
@@ -74,15 +81,46 @@ def rest(*, body: StrictSchema | None = None, body_required: bool = True,
 def json_body():
     """The request's parsed JSON; None when the body is empty, whatever its Content-Type
     (workers send body-less PUTs as application/octet-stream)."""
-    raw = request.get_data(cache=True)
+    raw = bodies.content()
     if not raw.strip():
         return None
-    if request.mimetype and request.mimetype not in JSON_MEDIA_TYPES:
-        raise UnsupportedMediaType(f"Content-Type header [{request.content_type}] is not supported")
+    if request.mimetype not in JSON_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Content-Type header [{request.content_type or ''}] is not supported")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
+    except RecursionError:
+        raise too_deep(None) from None
     except (ValueError, UnicodeDecodeError) as err:
         raise ParseFailed(f"Failed to parse the request body as JSON: {err}") from None
+    # Only a body with that many brackets can be nested that deep: most are never walked.
+    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING_DEPTH:
+        depth = nesting_depth(data, MAX_NESTING_DEPTH)
+        if depth > MAX_NESTING_DEPTH:
+            raise too_deep(depth)
+    return data
+
+
+def nesting_depth(value, limit: int) -> int:
+    """How deep objects and arrays nest in `value` (1 for `{}`), counted up to `limit + 1`."""
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        children = node.values() if isinstance(node, dict) else node
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        pending.extend((child, depth + 1) for child in children
+                       if isinstance(child, (dict, list)))
+    return deepest
+
+
+def too_deep(depth: int | None) -> ParseFailed:
+    shown = f"({depth}) " if depth is not None else ""
+    return ParseFailed(f"Document nesting depth {shown}exceeds the maximum allowed "
+                       f"({MAX_NESTING_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)")
 
 
 def query_args() -> dict:

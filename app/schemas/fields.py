@@ -114,22 +114,29 @@ _TIME_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 class Duration(fields.Field):
     """A time value as ES writes them (`300s`, `5m`, `2h`, `1d`, `500ms`), loaded as seconds;
-    `minimum` (seconds) refuses shorter ones."""
+    at least `minimum` and at most `maximum` seconds (a cutoff that far back must still be a
+    date)."""
 
-    def __init__(self, *, minimum: float = 0, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, *args, minimum: float = 0, maximum: int = 100 * 365 * 86400, **kwargs):
+        super().__init__(*args, **kwargs)
         self.minimum = minimum
+        self.maximum = maximum
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = str(value).strip()
         for unit in sorted(_TIME_UNITS, key=len, reverse=True):
             number = text[: -len(unit)]
-            if text.endswith(unit) and number.isdigit():
+            # ASCII digits only: `²`.isdigit() is true, and int() refuses it.
+            if text.endswith(unit) and number.isascii() and number.isdigit():
                 seconds = int(number) * _TIME_UNITS[unit]
                 if seconds < self.minimum:
                     raise ValidationError(
                         f"[{value}] is shorter than the {self.minimum:g}s this parameter takes "
                         "at least.")
+                if seconds > self.maximum:
+                    raise ValidationError(
+                        f"failed to parse setting [{attr}] with value [{value}]: must be at most "
+                        f"[{self.maximum // 86400}d]")
                 return seconds
         raise ValidationError(
             f"failed to parse setting [{attr}] with value [{value}] as a time value: "

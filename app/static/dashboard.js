@@ -11,14 +11,20 @@
 "use strict";
 
 (() => {
-  const JOBS_PATH = "_connector/_sync_job";
-  const SUMMARY_PATH = "_connector_service/sync_job_summary";
+  // The page is /_connector_service/dashboard: "../" is the service's root (or a proxy's prefix).
+  const ROOT = "../";
+  const JOBS_PATH = `${ROOT}_connector/_sync_job`;
+  const SUMMARY_PATH = `${ROOT}_connector_service/sync_job_summary`;
   // The list API refuses from + size above this (ES's index.max_result_window).
   const MAX_RESULT_WINDOW = 10000;
   // _cancel moves these to canceled (pending, suspended) or canceling (in_progress).
   const CANCELABLE = new Set(["pending", "in_progress", "suspended"]);
   const RUNNING = new Set(["in_progress", "canceling"]);
   const DEFAULTS = { connector_id: "", status: "", job_type: "", from: 0, size: 25, job: "", refresh: 5 };
+  // A link may carry any fragment: the page never refreshes more often, nor asks for more rows,
+  // than its own controls offer.
+  const MIN_REFRESH_SECONDS = 2;
+  const MAX_PAGE_SIZE = 100;
   // With AUTH_MODE=api_key the page asks for a key and keeps it for this tab (sessionStorage).
   const API_KEY_ITEM = "connector-sync-jobs.api-key";
   const MAX_NOTICES = 3;
@@ -189,8 +195,24 @@
     const number = (name) => (params.has(name) ? params.get(name).trim() : String(DEFAULTS[name]));
     Object.assign(state, {
       connector_id: text("connector_id"), status: text("status"), job_type: text("job_type"),
-      from: number("from"), size: number("size"), job: text("job"), refresh: number("refresh"),
+      from: number("from"), size: clampSize(number("size")), job: text("job"),
+      refresh: clampRefresh(number("refresh")),
     });
+  }
+
+  /** Off (0), or at least MIN_REFRESH_SECONDS; anything unreadable is the default. */
+  function clampRefresh(value) {
+    const seconds = Number(value);
+    if (!Number.isFinite(seconds) || seconds < 0) return String(DEFAULTS.refresh);
+    if (seconds === 0) return "0";
+    return String(Math.max(seconds, MIN_REFRESH_SECONDS));
+  }
+
+  /** A whole number of rows from 1 to MAX_PAGE_SIZE; anything unreadable is the default. */
+  function clampSize(value) {
+    const size = Math.floor(Number(value));
+    if (!Number.isFinite(size) || size < 1) return String(DEFAULTS.size);
+    return String(Math.min(size, MAX_PAGE_SIZE));
   }
 
   function writeFragment() {
@@ -355,7 +377,7 @@
           "Clear filters"));
       return;
     }
-    const base = new URL(".", location.href).href.replace(/\/$/, "");
+    const base = new URL(ROOT, location.href).href.replace(/\/$/, "");
     empty.replaceChildren(
       el("p", {}, el("strong", {}, "No sync jobs yet.")),
       el("p", {}, "A sync job belongs to a connector that has an index and a service type. "

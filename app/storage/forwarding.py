@@ -8,7 +8,9 @@ credentials.
 
 import base64
 import logging
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 
 import urllib3
@@ -74,6 +76,40 @@ def service_authorization(config) -> str | None:
     return None
 
 
+_tracking = threading.local()
+
+
+class _Tracked:
+    """A pooled connection that records itself while it serves a forward, so the forward can be
+    cut off from another thread when its caller leaves (Forwarder.forward's `abort_when`)."""
+
+    def request(self, *args, **kwargs):
+        held = getattr(_tracking, "held", None)
+        if held is not None:
+            held.append(self)
+        return super().request(*args, **kwargs)
+
+
+class TrackedHTTPConnection(_Tracked, urllib3.connection.HTTPConnection):
+    pass
+
+
+class TrackedHTTPSConnection(_Tracked, urllib3.connection.HTTPSConnection):
+    pass
+
+
+def _cut_off(connections: list) -> None:
+    """Wakes a thread blocked reading from Elasticsearch: its read ends, the connection is
+    dropped rather than pooled."""
+    for connection in connections:
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
 class ForwardedResponse:
     """Elasticsearch's answer: status and headers at once, the body as it arrives."""
 
@@ -114,6 +150,8 @@ class Forwarder:
         origin = parsed._replace(auth=None, path=None, query=None, fragment=None).url
         # block=False: a burst opens extra connections rather than queueing callers.
         self.pool = urllib3.connection_from_url(origin, maxsize=max_connections, block=False, **tls)
+        self.pool.ConnectionCls = (TrackedHTTPSConnection if parsed.scheme == "https"
+                                   else TrackedHTTPConnection)
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self.service_authorization = service_authorization
 
@@ -128,9 +166,13 @@ class Forwarder:
                    service_authorization=service_authorization(config) if lend else None)
 
     def forward(self, method: str, path: str, query: str, headers, body=None,
-                content_length: int | None = None) -> ForwardedResponse:
+                content_length: int | None = None,
+                abort_when: Callable[[Callable[[], None]], None] | None = None
+                ) -> ForwardedResponse:
         """Sends one request: `path` and `query` as the caller wrote them (still encoded),
         `body` a readable stream or None, sent with `content_length` or else chunked.
+        `abort_when(callback)`, if given, registers a callback to run when the caller leaves:
+        it cuts the connection to Elasticsearch, so the waiting thread is free at once.
 
         Raises StorageUnavailable when Elasticsearch cannot be reached or does not answer in
         time; any answer it gives, errors included, is returned as it is.
@@ -145,6 +187,9 @@ class Forwarder:
         # Never sent twice: a write may have reached Elasticsearch, and a body is a stream read
         # once. A pooled connection found closed is replaced before sending; any other failure
         # is a 503, which callers retry (the connectors worker does).
+        held = _tracking.held = []
+        if abort_when is not None:
+            abort_when(lambda: _cut_off(held))
         try:
             upstream = self.pool.urlopen(
                 method, target, body=body, headers=outgoing, retries=False, redirect=False,
@@ -155,4 +200,6 @@ class Forwarder:
             log.warning("forwarding %s %s failed: %s", method, path, cause)
             raise StorageUnavailable(
                 f"Elasticsearch is unavailable: {type(cause).__name__}") from err
+        finally:
+            _tracking.held = None
         return ForwardedResponse(upstream)
