@@ -1,0 +1,97 @@
+"""Per-request hooks: ids in, ids out, one log line and the request metrics once the answer
+is sent (its body included, which for a forwarded answer is streamed)."""
+
+import logging
+import time
+
+from flask import Flask, Response, current_app, g, request
+
+from app.observability import context, metrics
+
+access_log = logging.getLogger("connector_service.access")
+
+FORWARDED_RULE = "/<forwarded:path>"
+
+
+def route_label() -> str:
+    """The URL rule, so ids do not multiply the series: `forwarded` for anything sent on to
+    Elasticsearch, `unmatched` for a path no route serves."""
+    rule = request.url_rule
+    if rule is None:
+        return "unmatched"
+    return "forwarded" if rule.rule == FORWARDED_RULE else rule.rule
+
+
+def register(app: Flask) -> None:
+    """Installed before every other hook, so even a refused caller gets an id and a line."""
+    app.before_request_funcs.setdefault(None, []).insert(0, begin_request)
+    app.after_request(finish_request)
+    app.teardown_request(abandon_request)
+
+
+def begin_request() -> None:
+    g.observed = context.begin(request.headers.get("X-Opaque-Id"),
+                               request.headers.get("traceparent"))
+    metrics.HTTP_IN_FLIGHT.inc()
+
+
+def finish_request(response: Response) -> Response:
+    observed = g.pop("observed", None)
+    if observed is None:
+        return response
+    if observed.opaque_id:
+        response.headers["X-Opaque-Id"] = observed.opaque_id  # echoed, as Elasticsearch does
+    response.headers["X-Request-Id"] = observed.request_id
+    details = {
+        "method": request.method, "path": request.path, "route": route_label(),
+        "status": response.status_code, "error": g.get("error"),
+        "client": request.remote_addr, "user_agent": request.user_agent.string,
+        "log": current_app.config["ACCESS_LOG"],
+    }
+    response.call_on_close(lambda: request_done(observed, details))
+    context.end()
+    return response
+
+
+def request_done(observed: context.RequestContext, details: dict) -> None:
+    seconds = time.perf_counter() - observed.started
+    metrics.HTTP_IN_FLIGHT.dec()
+    metrics.record_request(details["method"], details["route"], details["status"], seconds)
+    error = details["error"]
+    if error:
+        metrics.record_error(details["status"], error[0])
+    if details["log"]:
+        log_request(observed, details, seconds)
+
+
+def log_request(observed: context.RequestContext, details: dict, seconds: float) -> None:
+    status = details["status"]
+    fields = {
+        "event.kind": "event", "event.category": ["web"], "event.type": ["access"],
+        "event.dataset": "connector_sync_jobs.access",
+        "event.outcome": "failure" if status >= 400 else "success",
+        "event.duration": int(seconds * 1e9),
+        "http.request.method": details["method"], "http.request.id": observed.request_id,
+        "http.response.status_code": status, "url.path": details["path"],
+        "trace.id": observed.trace_id, "client.address": details["client"],
+        "user_agent.original": details["user_agent"] or None,
+        "connector_service.route": details["route"],
+        "connector_service.elasticsearch.calls": observed.es_calls,
+        "connector_service.elasticsearch.duration_ms": round(observed.es_seconds * 1000, 2),
+    }
+    error = details["error"]
+    if error:
+        fields["error.type"], fields["error.message"] = error
+    message = (f"{details['method']} {details['path']} {status} {seconds * 1000:.1f} ms "
+               f"es_calls={observed.es_calls}")
+    if error:
+        message += f" {error[0]}"
+    access_log.info(message, extra={key: value for key, value in fields.items()
+                                    if value is not None})
+
+
+def abandon_request(_error=None) -> None:
+    """A request that ended without an answer (an exception propagated, as in TESTING)."""
+    if g.pop("observed", None) is not None:
+        metrics.HTTP_IN_FLIGHT.dec()
+        context.end()
