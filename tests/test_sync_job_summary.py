@@ -1,12 +1,15 @@
 """GET _connector_service/sync_job_summary — the dashboard's per-connector figures."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
+from app.clock import parse_instant
 from app.services.summary import LAST_SYNC_JOB_FIELDS
 from app.storage import CONCRETE_SYNC_JOBS_INDEX, CONNECTORS_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import error_type
+from tests.metrics_text import ES_REQUESTS, total
 from tests.stored import stored_job
 
 SUMMARY = "/_connector_service/sync_job_summary"
@@ -49,8 +52,11 @@ def known_jobs(api, set_status):
 
 
 def test_summary_without_jobs_returns_200_with_zero_counts_and_no_connectors(api, es):
+    before = datetime.now(UTC)
     body = api.call("GET", SUMMARY)
+    as_of = parse_instant(body.pop("as_of"))
     assert body == {"count": 0, "statuses": NO_JOBS, "connector_count": 0, "connectors": []}
+    assert before <= as_of <= datetime.now(UTC)
     assert es.count(index=SYNC_JOBS_INDEX)["count"] == 0
 
 
@@ -115,14 +121,22 @@ def test_summary_leaves_the_connector_snapshot_and_its_configuration_out(api, es
     assert "hunter2" not in json.dumps(body)
 
 
-def test_summary_is_one_search_of_the_sync_jobs_index(api, es, known_jobs):
+def test_summary_is_one_round_trip_of_two_searches(api, es, client, known_jobs):
     def searches() -> int:
         stats = es.indices.stats(index=CONCRETE_SYNC_JOBS_INDEX, metric="search")
         return stats["_all"]["primaries"]["search"]["query_total"]
 
+    def calls() -> dict[str, float]:  # the service's own count, from its metrics
+        text = client.get("/_connector_service/metrics").get_data(as_text=True)
+        return {"msearch": total(text, ES_REQUESTS, kind="msearch")}
+
+    calls_before = calls()
     before = searches()
     api.call("GET", SUMMARY)
-    assert searches() - before == 1
+    # Latest job per connector (collapsed) and the counts (aggregations), in one _msearch.
+    assert searches() - before == 2
+    calls_after = calls()
+    assert calls_after["msearch"] - calls_before["msearch"] == 1
 
 
 @pytest.mark.parametrize("query, raw, reason", [
@@ -144,3 +158,25 @@ def test_summary_path_leaves_every_sync_job_id_to_the_get_api(api, es):
              document={**stored_job(es, job_id), "status": "completed"})
     assert api.get_sync_job("_summary")["status"] == "completed"
     assert api.call("GET", SUMMARY)["statuses"] == statuses(pending=1, completed=1)
+
+
+def test_summary_with_max_age_answers_figures_counted_that_recently_and_says_when(api):
+    api.create_connector("cached", index_name="search-cached")
+    api.new_job("cached")
+    first = api.call("GET", SUMMARY)  # counted for this call
+    api.new_job("cached")
+
+    again = api.call("GET", SUMMARY, query={"max_age": "1m"})
+    fresh = api.call("GET", SUMMARY)
+
+    assert (first["count"], again["count"], fresh["count"]) == (1, 1, 2)
+    assert again == first
+    assert parse_instant(fresh["as_of"]) > parse_instant(first["as_of"])
+    # The fresh figures serve the next caller who accepts their age.
+    assert api.call("GET", SUMMARY, query={"max_age": "1m"}) == fresh
+
+
+@pytest.mark.parametrize("value", ["5", "ten", "-1s", "1y"])
+def test_summary_with_an_unreadable_max_age_returns_400(api, value):
+    body = api.call("GET", SUMMARY, query={"max_age": value}, expect=400)
+    assert "max_age" in body["error"]["reason"]

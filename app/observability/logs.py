@@ -117,3 +117,13 @@ def configure(settings, service_version: str) -> logging.Handler:
     root.setLevel(settings.LOG_LEVEL.upper())
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     return handler
+
+
+class ServerEcsFormatter(EcsFormatter):
+    """For granian's own lines (`--log-config`, app/observability/granian-ecs.json): the same
+    form and redaction as the service's, with the settings read from the environment."""
+
+    def __init__(self, *args, **kwargs):
+        from app.config import Config
+
+        super().__init__(Redactor(configured_secrets(Config.from_env())), "")

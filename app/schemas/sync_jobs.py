@@ -93,3 +93,11 @@ class FailStaleQuery(CancelAllQuery):
     parser = "fail_stale_connector_sync_jobs"
 
     older_than = Duration()
+
+
+class SummaryQuery(StrictSchema):
+    """How old the dashboard summary's figures may be (`5s`, `1m`; at most 300 s)."""
+
+    parser = "sync_job_summary"
+
+    max_age = Duration()
