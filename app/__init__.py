@@ -35,12 +35,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def register_observability(app: Flask, settings: Config) -> None:
     """ECS or console logs, request ids and metrics (README "Operating it")."""
     from app.api.service import service_version
-    from app.observability import logs, requests
+    from app.observability import logs, metrics, requests
     from app.observability.shared_dir import shared_directory
     from app.shared_cache import SharedCache
 
     logs.configure(settings, service_version())
     requests.register(app)
+    metrics.WORKER_PROCESSES.set(1)
     directory = shared_directory()
     # Figures every worker of one server shares (job counts for metrics, the summary).
     app.extensions["shared_cache"] = SharedCache(directory / "cache" if directory else None)

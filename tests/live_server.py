@@ -44,19 +44,21 @@ def free_port() -> int:
 
 @contextmanager
 def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int = 32,
-                      env: dict[str, str] | None = None, timeout: float = 90):
+                      env: dict[str, str] | None = None, timeout: float = 90,
+                      log_path: Path | None = None):
     """Yields the base URL of the service under granian with scripts/serve's flags, in front
     of `elasticsearch_url`. Two workers by default: requests of one caller may reach either
-    process, as with several replicas."""
+    process, as with several replicas. `log_path` keeps what the server writes (its log)."""
     port = free_port()
     command = [sys.executable, "-m", "granian", "--interface", "wsgi", "app.wsgi:app",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                "--blocking-threads", str(threads), "--respawn-failed-workers",
-               "--workers-kill-timeout", "30", "--no-access-log"]
+               "--workers-kill-timeout", "30", "--no-access-log",
+               "--log-config", str(REPO_ROOT / "app" / "observability" / "granian-ecs.json")]
     environment = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "AUTH_MODE": "none",
                    "HOST": "127.0.0.1", "PORT": str(port), **(env or {})}
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
+    with (log_path.open("w+b") if log_path else tempfile.TemporaryFile()) as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         def log_tail() -> str:

@@ -30,6 +30,9 @@ HTTP_DURATION = Histogram(
 HTTP_IN_FLIGHT = Gauge(
     "http_requests_in_flight", "Requests being answered now.", namespace=NAMESPACE,
     multiprocess_mode="livesum")
+WORKER_PROCESSES = Gauge(
+    "worker_processes", "Worker processes serving (each counts itself while it lives).",
+    namespace=NAMESPACE, multiprocess_mode="livesum")
 HTTP_ERRORS = Counter(
     "http_errors", "Error answers by status and Elasticsearch error type (429 "
     "es_rejected_execution_exception, 503 service_unavailable_exception, ...).",
@@ -101,10 +104,14 @@ def forget_dead_workers(directory: Path, alive: Callable[[int], bool] | None = N
 
 
 def process_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, exited but not yet reaped by granian, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

@@ -1,10 +1,14 @@
 """Per-request hooks: ids in, ids out, one log line and the request metrics once the answer
-is sent (its body included, which for a forwarded answer is streamed)."""
+is sent (its body included, which for a forwarded answer is streamed).
+
+"Sent" is when the server closes the answer's iterable: a WSGI wrapper adds the callback
+there, because a streamed passthrough response never runs its own `call_on_close`."""
 
 import logging
 import time
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.wsgi import ClosingIterator
 
 from app.observability import context, metrics
 
@@ -22,8 +26,24 @@ def route_label() -> str:
     return "forwarded" if rule.rule == FORWARDED_RULE else rule.rule
 
 
+DONE = "connector_service.request_done"
+
+
+class AnswerSent:
+    """WSGI wrapper: runs the request's `DONE` callback once the server has sent the answer."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        iterable = self.wsgi_app(environ, start_response)
+        done = environ.pop(DONE, None)
+        return iterable if done is None else ClosingIterator(iterable, done)
+
+
 def register(app: Flask) -> None:
     """Installed before every other hook, so even a refused caller gets an id and a line."""
+    app.wsgi_app = AnswerSent(app.wsgi_app)
     app.before_request_funcs.setdefault(None, []).insert(0, begin_request)
     app.after_request(finish_request)
     app.teardown_request(abandon_request)
@@ -48,7 +68,7 @@ def finish_request(response: Response) -> Response:
         "client": request.remote_addr, "user_agent": request.user_agent.string,
         "log": current_app.config["ACCESS_LOG"],
     }
-    response.call_on_close(lambda: request_done(observed, details))
+    request.environ[DONE] = lambda: request_done(observed, details)
     context.end()
     return response
 
