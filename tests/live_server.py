@@ -49,6 +49,16 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
     """Yields the base URL of the service under granian with scripts/serve's flags, in front
     of `elasticsearch_url`. Two workers by default: requests of one caller may reach either
     process, as with several replicas. `log_path` keeps what the server writes (its log)."""
+    with production_process(elasticsearch_url, workers=workers, threads=threads, env=env,
+                            timeout=timeout, log_path=log_path) as (url, _):
+        yield url
+
+
+@contextmanager
+def production_process(elasticsearch_url: str, *, workers: int = 2, threads: int = 32,
+                       env: dict[str, str] | None = None, timeout: float = 90,
+                       log_path: Path | None = None):
+    """As production_server, yielding (url, the granian main process) for tests that signal it."""
     port = free_port()
     command = [sys.executable, "-m", "granian", "--interface", "wsgi", "app.wsgi:app",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
@@ -67,7 +77,7 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
 
         try:
             wait_until_healthy(url, process, log_tail, timeout)
-            yield url
+            yield url, process
         finally:
             if process.poll() is None:
                 process.terminate()  # granian's main process stops its workers in turn

@@ -1,14 +1,14 @@
 """Per-request hooks: ids in, ids out, one log line and the request metrics once the answer
 is sent (its body included, which for a forwarded answer is streamed).
 
-"Sent" is when the server closes the answer's iterable: a WSGI wrapper adds the callback
-there, because a streamed passthrough response never runs its own `call_on_close`."""
+"Sent" is when the server takes the answer's last chunk, or closes it: a WSGI wrapper adds
+the callback there, because a streamed passthrough response never runs its own
+`call_on_close`, and a worker stopping may exit before it would close the answer."""
 
 import logging
 import time
 
 from flask import Flask, Response, current_app, g, request
-from werkzeug.wsgi import ClosingIterator
 
 from app.observability import context, metrics
 
@@ -38,7 +38,47 @@ class AnswerSent:
     def __call__(self, environ, start_response):
         iterable = self.wsgi_app(environ, start_response)
         done = environ.pop(DONE, None)
-        return iterable if done is None else ClosingIterator(iterable, done)
+        return iterable if done is None else Sending(iterable, done)
+
+
+_END = object()
+
+
+class Sending:
+    """The answer's chunks, one read ahead: `done` runs as the last chunk is handed to the
+    server (a worker that stops right after sending it still logs), or at close if earlier."""
+
+    def __init__(self, iterable, done):
+        self.chunks = iter(iterable)
+        self.iterable, self.done = iterable, done
+        self.ahead = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if self.ahead is None:
+            self.ahead = next(self.chunks, _END)
+        current = self.ahead
+        if current is _END:
+            self.finish()
+            raise StopIteration
+        self.ahead = next(self.chunks, _END)
+        if self.ahead is _END:
+            self.finish()
+        return current
+
+    def close(self):
+        try:
+            if hasattr(self.iterable, "close"):
+                self.iterable.close()
+        finally:
+            self.finish()
+
+    def finish(self):
+        done, self.done = self.done, None
+        if done is not None:
+            done()
 
 
 def register(app: Flask) -> None:

@@ -17,9 +17,12 @@ def check(store: Storage) -> dict:
     try:
         installed = store.layout.templates_installed()
         checks["index_templates"] = {"ok": installed}
-        if not installed:
+        if installed:
+            store.ensure_ready()
+        else:
             checks["index_templates"]["reason"] = "the index templates are not installed (yet)"
-        store.ensure_ready()
+            # Ours to put back (deleted by someone, or not installed yet): the next probe is ready.
+            store.layout.reinstall()
         checks["indices"] = {"ok": True}
     except StorageUnavailable as err:
         checks.setdefault("index_templates", {"ok": False, "reason": err.reason})
