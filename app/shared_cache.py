@@ -1,8 +1,9 @@
 """Figures computed once and shared by every thread and worker process of one server.
 
-Each entry is a JSON file with the time its computation started; a file lock lets one
-computation run at a time per entry, and those who waited for it take its result. Entries
-never hold secrets: only figures the service would answer anyway.
+Each entry is a file: the time its computation started on the first line, the value as JSON
+after it, so an answer can send those bytes as they are. A file lock lets one computation run
+at a time per entry, and those who waited for it take its result. Entries never hold secrets:
+only figures the service would answer anyway.
 """
 
 import atexit
@@ -16,17 +17,23 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Entry:
-    value: Any
+    raw: bytes  # the value as JSON
     computed_at: float  # epoch seconds at which the computation started
+    parsed: Any = field(default=None, repr=False)
+
+    @cached_property
+    def value(self) -> Any:
+        return self.parsed if self.parsed is not None else json.loads(self.raw)
 
     def age(self) -> float:
         return max(0.0, time.time() - self.computed_at)
@@ -66,10 +73,11 @@ class SharedCache:
 
     def _compute(self, key: str, compute: Callable[[], Any]) -> Entry:
         started = time.time()
-        entry = Entry(compute(), started)
+        value = compute()
+        entry = Entry(json.dumps(value, ensure_ascii=False).encode(), started, parsed=value)
         path = self._path(key)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-        temporary.write_text(json.dumps({"computed_at": entry.computed_at, "value": entry.value}))
+        temporary.write_bytes(f"{started!r}\n".encode() + entry.raw)
         os.replace(temporary, path)
         return entry
 
@@ -101,9 +109,9 @@ class SharedCache:
         if parsed is not None and parsed[0] == stamp:
             return parsed[1]
         try:
-            data = json.loads(path.read_text())
-            entry = Entry(data["value"], float(data["computed_at"]))
-        except (OSError, ValueError, KeyError, TypeError):
+            first, _, raw = path.read_bytes().partition(b"\n")
+            entry = Entry(raw, float(first))
+        except (OSError, ValueError):
             return None
         self._parsed[key] = (stamp, entry)
         return entry

@@ -7,7 +7,7 @@ namespace, because any path under `/_connector/_sync_job/` could be a job id.
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app
 
 from app.api.requests import rest, store
 from app.schemas.sync_jobs import SummaryQuery
@@ -40,5 +40,6 @@ def get_sync_job_summary(query):
     `max_age` lets figures counted up to that long ago answer (shared by every tab and
     worker; `as_of` says when they were counted); without it they are counted for this call.
     """
-    return jsonify(summary.sync_job_summary(store(), current_app.extensions["shared_cache"],
-                                            max_age=query.get("max_age", 0)))
+    body = summary.sync_job_summary(store(), current_app.extensions["shared_cache"],
+                                    max_age=query.get("max_age", 0))
+    return current_app.response_class(body, mimetype="application/json")

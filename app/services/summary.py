@@ -12,7 +12,6 @@ docs/benchmark.md has the figures.
 """
 
 from collections import defaultdict
-from datetime import UTC, datetime
 
 from elasticsearch.dsl import Q, Search
 
@@ -68,7 +67,9 @@ def counts_search(connector_ids: list[str] | None = None) -> Search:
 
 
 def compute(store: Storage) -> dict:
-    """How many jobs there are, by status, overall and for each connector with its latest job."""
+    """How many jobs there are, by status, overall and for each connector with its latest job,
+    and `as_of`, the instant they were counted (taken before the searches)."""
+    as_of = clock.now()
     latest, counts = store.search_many(SYNC_JOBS_INDEX, [latest_jobs_search().to_dict(),
                                                          counts_search().to_dict()])
     hits = latest.get("hits", {}).get("hits", [])
@@ -85,6 +86,7 @@ def compute(store: Storage) -> dict:
     statuses = status_counts(
         {b["key"]: b["doc_count"] for b in aggregations.get("statuses", {}).get("buckets", [])})
     return {
+        "as_of": as_of,
         "count": sum(statuses.values()),
         "statuses": statuses,
         "connector_count": aggregations.get("connector_count", {}).get("value", 0),
@@ -93,13 +95,11 @@ def compute(store: Storage) -> dict:
     }
 
 
-def sync_job_summary(store: Storage, cache: SharedCache, *, max_age: float = 0) -> dict:
-    """The figures at most `max_age` seconds old (0: computed for this call, or by a call that
-    started after it arrived), with `as_of`, the instant they were counted."""
-    entry = cache.get("sync_job_summary", min(max_age, MAX_AGE_LIMIT), lambda: compute(store),
-                      refresh_ahead=max_age > 0)
-    as_of = clock.format_instant(datetime.fromtimestamp(entry.computed_at, UTC))
-    return {**entry.value, "as_of": as_of}
+def sync_job_summary(store: Storage, cache: SharedCache, *, max_age: float = 0) -> bytes:
+    """The figures as JSON, at most `max_age` seconds old (0: computed for this call, or by a
+    call that started after it arrived), sent as the cache holds them."""
+    return cache.get("sync_job_summary", min(max_age, MAX_AGE_LIMIT), lambda: compute(store),
+                     refresh_ahead=max_age > 0).raw
 
 
 def connector_summary(connector_id: str, hit: dict, counts: dict[str, int]) -> dict:
