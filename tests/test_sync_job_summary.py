@@ -1,6 +1,7 @@
 """GET _connector_service/sync_job_summary — the dashboard's per-connector figures."""
 
 import json
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -180,3 +181,43 @@ def test_summary_with_max_age_answers_figures_counted_that_recently_and_says_whe
 def test_summary_with_an_unreadable_max_age_returns_400(api, value):
     body = api.call("GET", SUMMARY, query={"max_age": value}, expect=400)
     assert "max_age" in body["error"]["reason"]
+
+
+def test_figures_past_half_their_allowed_age_are_answered_and_recounted_for_the_next_caller(api):
+    api.create_connector("ahead", index_name="search-ahead")
+    api.new_job("ahead")
+    first = api.call("GET", SUMMARY)
+    api.new_job("ahead")
+    time.sleep(2.2)  # past half of the 4 s the next callers allow
+
+    answered = api.call("GET", SUMMARY, query={"max_age": "4s"})
+    assert answered == first  # still within 4 s: answered at once ...
+    deadline = time.monotonic() + 10
+    while (recounted := api.call("GET", SUMMARY, query={"max_age": "1m"}))["count"] != 2:
+        assert time.monotonic() < deadline, "the figures were not counted again"  # ... and redone
+        time.sleep(0.1)
+    assert parse_instant(recounted["as_of"]) > parse_instant(first["as_of"])
+
+
+def test_more_connector_status_pairs_than_one_page_are_counted_for_the_listed_connectors(api, es):
+    """1,500 connectors with a job in each of the 7 statuses: 10,500 (connector, status) pairs,
+    more than one composite page, so the listed connectors' pairs are counted on their own."""
+    statuses = ["pending", "in_progress", "canceling", "canceled", "suspended", "completed", "error"]
+    operations = []
+    for n in range(1500):
+        for k, status in enumerate(statuses):
+            created = f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}.{k:03d}Z"
+            operations += [{"index": {"_index": SYNC_JOBS_INDEX}},
+                           {"connector": {"id": f"many-{n:04d}"}, "status": status,
+                            "job_type": "full", "created_at": created}]
+    for start in range(0, len(operations), 3000):
+        assert not es.bulk(operations=operations[start:start + 3000])["errors"]
+    es.indices.refresh(index=SYNC_JOBS_INDEX)
+
+    body = api.call("GET", SUMMARY)
+
+    assert (body["count"], body["connector_count"], len(body["connectors"])) == (10_500, 1500, 1000)
+    # The most recently active first: the connectors created last.
+    assert [c["id"] for c in body["connectors"][:2]] == ["many-1499", "many-1498"]
+    assert all(c["count"] == 7 and set(c["statuses"].values()) == {1} for c in body["connectors"])
+    assert all(c["last_sync_job"]["status"] == "error" for c in body["connectors"])
