@@ -17,12 +17,13 @@ from app.storage import SYNC_JOBS_INDEX
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-STALE_JOBS = 200
+STALE_JOBS = 100
 
 
 @pytest.fixture(scope="module")
 def http():
-    return urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=60))
+    # A sweep of STALE_JOBS jobs takes a few seconds; far more on a machine under heavy load.
+    return urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=300))
 
 
 def stale_jobs(api, es, count: int) -> None:
