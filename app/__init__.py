@@ -1,6 +1,5 @@
 """The application factory: a table of contents of what the service is made of."""
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,10 +19,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     # UTF-8 as Elasticsearch answers, not \u escapes (and cheaper to encode).
     app.json.ensure_ascii = False
-    logging.basicConfig(level=logging.INFO)
-    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
-
-    # First: refuses unsafe settings before anything starts; its hooks run before all others.
+    # First: logs (redacting secrets) before anything can log, and request ids before any
+    # other hook, so even a refused request is counted and logged with its id.
+    register_observability(app, settings)
+    # Then: refuses unsafe settings before anything starts.
     register_security(app, settings)
     register_error_handlers(app)
     register_input_limits(app)
@@ -32,6 +31,21 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_response_headers(app)
     return app
+
+
+def register_observability(app: Flask, settings: Config) -> None:
+    """ECS or console logs, request ids and metrics (README "Operating it")."""
+    from app.api.service import service_version
+    from app.observability import logs, metrics, requests
+    from app.observability.shared_dir import shared_directory
+    from app.shared_cache import SharedCache
+
+    logs.configure(settings, service_version())
+    requests.register(app)
+    metrics.WORKER_PROCESSES.set(1)
+    directory = shared_directory()
+    # Figures every worker of one server shares (job counts for metrics, the summary).
+    app.extensions["shared_cache"] = SharedCache(directory / "cache" if directory else None)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -65,11 +79,12 @@ def init_storage(app: Flask, settings: Config) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.api import connectors, dashboard, extensions, paths, service, sync_jobs
+    from app.api import connectors, dashboard, extensions, operations, paths, service, sync_jobs
 
     # Before any route: ids may hold an encoded `/` (app/api/paths.py).
     paths.register(app)
     app.register_blueprint(service.bp)
+    app.register_blueprint(operations.bp)
     app.register_blueprint(dashboard.bp)
     # sync_jobs first: its static `_sync_job` paths win over `<connector_id>` routes.
     app.register_blueprint(sync_jobs.bp)

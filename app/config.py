@@ -83,6 +83,19 @@ class Config:
     # for it and its subdomains, `*` for any): a DNS-rebinding page uses a name of its own.
     ALLOWED_HOSTS: list = _env("ALLOWED_HOSTS", (), as_list)
 
+    # What operators watch (app.observability, README "Operating it")
+    # ecs | console; unset: console on a terminal, ECS JSON otherwise.
+    LOG_FORMAT: str = _env("LOG_FORMAT", "")
+    LOG_LEVEL: str = _env("LOG_LEVEL", "INFO")
+    # One log line per request (off: none; errors are still logged).
+    ACCESS_LOG: bool = _env("ACCESS_LOG", True, as_bool)
+    # Tokens a scraper may send as `Authorization: Bearer <token>` for the metrics route alone,
+    # whatever AUTH_MODE is.
+    METRICS_BEARER_TOKENS: list = _env("METRICS_BEARER_TOKENS", (), as_list)
+    # Seconds the metrics' jobs-by-status figures may be old (one aggregation shared by every
+    # worker and scrape; recomputed ahead of time past half of it).
+    JOB_FIGURES_MAX_AGE: float = _env("JOB_FIGURES_MAX_AGE", 15.0, float)
+
     # HTTP server (scripts/serve) and its front (app/front.py, docs/security.md)
     HOST: str = _env("HOST", "127.0.0.1")
     PORT: int = _env("PORT", 8080, int)

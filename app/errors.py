@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, g, has_request_context, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.exceptions import RestError, StorageUnavailable
@@ -20,6 +20,8 @@ HTTP_ERROR_TYPES = {
 
 
 def error_response(error: RestError):
+    if has_request_context():
+        g.error = (error.error_type, error.reason)  # named in the request's log line and metrics
     response = jsonify(error.to_envelope())
     response.status_code = error.status
     return response

@@ -43,6 +43,12 @@ RESPONSES: dict[str, dict[int, type]] = {
     "connectors.put_connector": {200: responses.IdResultSchema, 201: responses.IdResultSchema},
     "connectors.post_connector": {201: responses.IdResultSchema},
     "connectors.get_connector": {200: responses.ConnectorDocumentSchema},
+    "operations.live": {200: responses.LiveSchema},
+    "operations.ready": {200: responses.ReadySchema, 503: responses.ReadySchema},
+}
+# Routes whose success is not JSON: their media types (the first is the default).
+TEXT_RESPONSES = {
+    "operations.prometheus_metrics": ("text/plain", "application/openmetrics-text"),
 }
 
 # Why each error status can happen; every one answers the error envelope.
@@ -178,7 +184,10 @@ def _responses(app: Flask, rule: Rule, method: str, contract: dict | None) -> di
         bodies = _fallback_bodies(method, contract)
     for status, schema in sorted(bodies.items()):
         response: dict[str, Any] = {"description": "OK" if status < 300 else "See the body"}
-        if schema is not None:
+        if rule.endpoint in TEXT_RESPONSES and status < 300:
+            response["content"] = {media_type: {"schema": {"type": "string"}}
+                                   for media_type in TEXT_RESPONSES[rule.endpoint]}
+        elif schema is not None:
             response["content"] = {"application/json": {"schema": schema}}
         documented[str(status)] = response
     for status in sorted(_error_statuses(app, rule, method, contract)):

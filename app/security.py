@@ -25,8 +25,12 @@ log = logging.getLogger(__name__)
 
 AUTH_MODES = ("none", "api_key", "basic")
 SERVICE_PATH_PREFIXES = ("/_connector",)
-# Answered without credentials, with its status only, for load balancers and orchestrators.
+# Answered without credentials, with their status only, for load balancers and orchestrators.
 HEALTH_PATH = "/_connector_service/health"
+PROBE_PATHS = (HEALTH_PATH, "/_connector_service/live", "/_connector_service/ready")
+# Also open to `Authorization: Bearer <token>` with a token of METRICS_BEARER_TOKENS, in every
+# mode: a scraper's credential that reaches nothing else.
+METRICS_PATH = "/_connector_service/metrics"
 # The dashboard's page and assets hold no data. A browser cannot add an ApiKey header to a page
 # load, so with api_key they are served to anyone and the page asks for the key its API calls
 # need; with basic they stay behind the browser's own login prompt.
@@ -84,7 +88,7 @@ def is_service_path(path: str) -> bool:
 
 def answers_without_credentials(path: str, mode: str) -> bool:
     """The service paths a caller without an Authorization header may call when auth is on."""
-    return path == HEALTH_PATH or (
+    return path in PROBE_PATHS or (
         mode == "api_key" and (path == DASHBOARD_PAGE or path.startswith(DASHBOARD_ASSETS)))
 
 
@@ -149,6 +153,7 @@ def register_security(app: Flask, settings: Config) -> None:
     CORS comes first: a browser's preflight carries no credentials.
     """
     app.config["AUTH_MODE"] = resolve_auth_mode(settings)
+    app.config["METRICS_BEARER_TOKENS"] = list(settings.METRICS_BEARER_TOKENS)
     app.config["CORS_ALLOWED_ORIGINS"] = list(settings.CORS_ALLOWED_ORIGINS)
     app.config["ALLOWED_HOSTS"] = [host.lower() for host in settings.ALLOWED_HOSTS]
     app.before_request(check_host)
@@ -173,6 +178,8 @@ def authenticate() -> None:
     mode = current_app.config["AUTH_MODE"]
     if mode == "none" or not is_service_path(request.path):
         return
+    if request.path == METRICS_PATH and scraper_token_matches(request.headers.get("Authorization", "")):
+        return
     if "Authorization" not in request.headers and answers_without_credentials(request.path, mode):
         g.anonymous = True  # health answers such a caller with its status alone
         return
@@ -194,6 +201,12 @@ def authenticate() -> None:
     if not basic_user_matches(user, password, current_app.config["AUTH_BASIC_USERS"]):
         raise AuthenticationRequired(
             f"unable to authenticate user [{user}] for REST request [{request.path}]", challenge)
+
+
+def scraper_token_matches(header: str) -> bool:
+    scheme, _, token = header.partition(" ")
+    tokens = current_app.config["METRICS_BEARER_TOKENS"]
+    return scheme.lower() == "bearer" and bool(tokens) and any_matches(token.strip(), tokens)
 
 
 def decode_basic(credentials: str, challenge: str) -> tuple[str, str]:

@@ -14,7 +14,10 @@ run:
 - throughput: 32 threads checking in 32 jobs, service and direct windows alternating;
 - scale: check_in and filtered-list p50 at each --jobs size (jobs bulk-loaded directly);
 - forwarding: GET /<index>/_doc/<id> through the service vs direct, when app/api/forwarding.py
-  exists.
+  exists;
+- summary: the dashboard's summary at the largest size with a job created before each call,
+  counted for the call and as the previous aggregation, with the node's CPU per call; then
+  five tabs polling as the page does while jobs are created.
 
 It prints Markdown tables with PASS/FAIL beside each target. It changes only what it creates:
 a node given with --es-url must be on loopback and must not hold the connector indices yet
@@ -91,7 +94,8 @@ ACCOUNTING_CALLS = 50
 WORKER_HOSTNAME = "bench-worker"
 STATS_BODY = {"deleted_document_count": 1, "indexed_document_count": 10,
               "indexed_document_volume": 100}
-TARGETS = {"latency_ratio": 1.3, "throughput_ratio": 0.7, "scale_ratio": 1.2, "list_p50_ms": 50.0}
+TARGETS = {"latency_ratio": 1.3, "throughput_ratio": 0.7, "scale_ratio": 1.2, "list_p50_ms": 50.0,
+           "summary_p50_ms": 50.0}
 
 
 class BenchmarkError(RuntimeError):
@@ -175,9 +179,12 @@ class ServiceProcess:
                    "app.asgi:app", "--host", LOOPBACK, "--port", str(self.port),
                    "--workers", str(workers),
                    "--respawn-failed-workers", "--workers-kill-timeout", "30",
-                   "--access-log" if access_log else "--no-access-log"]
+                   "--no-access-log", "--log-config",
+                   str(REPO_ROOT / "app" / "observability" / "granian-ecs.json")]
+        # The service writes the access log itself (ECS, its output not being a terminal).
         env = {**os.environ, "ELASTICSEARCH_URL": es_url, "AUTH_MODE": "none", "HOST": LOOPBACK,
-               "PORT": str(self.port), "WEB_THREADS": str(threads), **extra_env}
+               "PORT": str(self.port), "WEB_THREADS": str(threads),
+               "ACCESS_LOG": "on" if access_log else "off", **extra_env}
         self.command = command
         self.env_shown = {key: env[key] for key in sorted(extra_env)}
         self._log = self.log_path.open("wb")
@@ -250,6 +257,10 @@ class ServiceClient:
 
     def forwarded_get(self, index: str, doc_id: str) -> None:
         self.request("GET", f"/{index}/_doc/{doc_id}", expect=200)
+
+    def summary(self, max_age: int = 0) -> dict:
+        query = f"?max_age={max_age}s" if max_age else ""
+        return self.request("GET", f"/_connector_service/sync_job_summary{query}", expect=200)[1]
 
     def unrouted(self, connector_id: str) -> None:
         """A path under /_connector that no route serves: a 404 made without Elasticsearch."""
@@ -583,6 +594,11 @@ def memory_mib(pids: list[int]) -> list[tuple[float, float]]:
         except (OSError, KeyError, ValueError):
             pass  # the process ended meanwhile
     return found
+
+
+def elasticsearch_pid(admin: Elasticsearch) -> int:
+    return next(iter(admin.nodes.info(node_id="_local", metric="process")["nodes"]
+                     .values()))["process"]["id"]
 
 
 def children(pid: int) -> list[int]:
@@ -1003,6 +1019,36 @@ def report_scale(results: dict) -> list[str]:
     return lines
 
 
+def report_summary(results: dict) -> list[str]:
+    summary = results["summary"]
+    times, cpu, served = summary["times"], summary["cpu"], summary["served"]
+    lines = [f"## The dashboard's summary at {summary['stored']:,} jobs "
+             f"({results['connector_count']:,} connectors)", "",
+             f"A job created through the service before each call, so each call follows a refresh; "
+             f"{len(times['fresh'])} calls of each, alternated.", "",
+             "| | p50 | p99 | Elasticsearch CPU per call, p50 |", "|---|---:|---:|---:|"]
+    names = {"fresh": "summary counted for the call (`max_age=0`): collapse + composite, one _msearch",
+             "previous": "the previous aggregation (terms + top_hits), sent directly"}
+    for side in ("fresh", "previous"):
+        lines.append(f"| {names[side]} | {fmt_ms(percentile(times[side], 0.5))} ms "
+                     f"| {fmt_ms(percentile(times[side], 0.99))} ms "
+                     f"| {fmt_ms(percentile(cpu[side], 0.5))} ms |")
+    latencies = [took for took, _ in served]
+    oldest = max((age for _, age in served), default=0.0)
+    p50 = percentile(latencies, 0.5) if latencies else float("nan")
+    per_answer = len(served) / summary["computed"] if summary["computed"] else float("inf")
+    lines += ["", f"Dashboard load: {DASHBOARD_TABS} tabs each asking every {DASHBOARD_INTERVAL} s "
+              f"with `max_age={summary['max_age']}s` (as the page does), a job created every 0.5 s, "
+              f"for {summary['window']:.0f} s: {len(served)} answers, p50 {fmt_ms(p50)} ms, "
+              f"p99 {fmt_ms(percentile(latencies, 0.99)) if latencies else '—'} ms; oldest figures "
+              f"served {oldest:.1f} s old (the page allows {summary['max_age']} s and shows `as_of`); "
+              f"{summary['computed']} summaries computed, one per {per_answer:.1f} answers.", "",
+              f"Summary p50 at {summary['stored']:,} jobs with jobs being created, as the page asks: "
+              f"{fmt_ms(p50)} ms, target ≤ 50 ms: {verdict(p50 <= TARGETS['summary_p50_ms'])}; "
+              f"figures within the page's age: {verdict(oldest <= summary['max_age'])}", ""]
+    return lines
+
+
 def report_forwarding(results: dict) -> list[str]:
     fwd = results["forwarding"]
     lines = ["## Forwarded request: GET /<index>/_doc/<id>", ""]
@@ -1027,14 +1073,101 @@ def report(facts: dict, service: ServiceProcess | None, args, results: dict) -> 
         lines += report_scale(results)
     if "forwarding" in results:
         lines += report_forwarding(results)
+    if "summary" in results:
+        lines += report_summary(results)
     if "compare" in results:
         lines += report_compare(results, args)
     return "\n".join(lines)
 
 
+# The dashboard's summary at scale
+
+# How the page asks while auto-refreshing (app/static/dashboard.js): every interval, figures up
+# to two intervals old.
+DASHBOARD_INTERVAL = 5
+DASHBOARD_TABS = 5
+
+
+def previous_summary_body() -> dict:
+    """The summary's one aggregation before it moved to a collapsed search and a composite
+    aggregation: terms on connector.id ordered by the latest created_at, with terms on status
+    and top_hits below (global ordinals that every refresh invalidates)."""
+    return {"size": 0, "aggs": {
+        "statuses": {"terms": {"field": "status", "size": 20}},
+        "connector_count": {"cardinality": {"field": "connector.id", "precision_threshold": 40000}},
+        "connectors": {"terms": {"field": "connector.id", "size": 1000,
+                                 "order": [{"last_created_at": "desc"}, {"_key": "asc"}]},
+                       "aggs": {"last_created_at": {"max": {"field": "created_at"}},
+                                "statuses": {"terms": {"field": "status", "size": 20}},
+                                "last_sync_job": {"top_hits": {"size": 1, "sort": [
+                                    {"created_at": {"order": "desc"}}]}}}}}}
+
+
+def summary_at_scale(sides: Sides, fixture: Fixture, es_pid: int, samples: int,
+                     window: float) -> dict:
+    """The summary with a job created through the service before each call (so every call
+    follows a refresh): counted for the call (max_age=0) and the previous aggregation sent
+    directly, alternated, each with the node's CPU for it; then the dashboard's load, tabs
+    polling as the page does while jobs are created."""
+    http, admin = sides.service, fixture.admin
+    times = {"fresh": [], "previous": []}
+    cpu = {"fresh": [], "previous": []}
+    for i in range(samples):
+        for side in (("fresh", "previous") if i % 2 == 0 else ("previous", "fresh")):
+            http.create(fixture.connector_ids[i % len(fixture.connector_ids)])
+            before = cpu_seconds([es_pid])
+            if side == "fresh":
+                took = timed(http.summary)
+            else:
+                took = timed(lambda: admin.search(index=SYNC_JOBS_INDEX,
+                                                  body=previous_summary_body(),
+                                                  request_cache=False))
+            cpu[side].append((cpu_seconds([es_pid]) - before) * 1000)
+            times[side].append(took)
+
+    # The dashboard: tabs polling every DASHBOARD_INTERVAL s (staggered), a job created every
+    # 0.5 s; each answer's age is checked against what the page asks for.
+    concrete = fixture.concrete_jobs_index()
+    max_age = 2 * DASHBOARD_INTERVAL
+    served: list[tuple[float, float]] = []  # (milliseconds, age of the figures in seconds)
+    stop = threading.Event()
+
+    def writer():
+        i = 0
+        while not stop.wait(0.5):
+            http.create(fixture.connector_ids[i % len(fixture.connector_ids)])
+            i += 1
+
+    def tab(offset: float):
+        if stop.wait(offset):
+            return
+        while not stop.is_set():
+            started = time.perf_counter()
+            body = http.summary(max_age)
+            took = (time.perf_counter() - started) * 1000
+            age = time.time() - datetime.fromisoformat(body["as_of"].replace("Z", "+00:00")).timestamp()
+            served.append((took, age))
+            stop.wait(DASHBOARD_INTERVAL)
+
+    http.summary()  # the first tab's first call counts now, as the page's first load does
+    searches_before = node_counters(admin, concrete).get("/{index}/_msearch", 0)
+    threads = [threading.Thread(target=writer)] + [
+        threading.Thread(target=tab, args=(k * DASHBOARD_INTERVAL / DASHBOARD_TABS,))
+        for k in range(DASHBOARD_TABS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(window)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    computed = node_counters(admin, concrete).get("/{index}/_msearch", 0) - searches_before
+    return {"stored": fixture.count(), "times": times, "cpu": cpu, "served": served,
+            "computed": computed, "max_age": max_age, "window": window}
+
+
 # Main
 
-PHASES = ("accounting", "latency", "throughput", "forwarding", "scale")
+PHASES = ("accounting", "latency", "throughput", "forwarding", "scale", "summary")
 
 
 def parse_args(argv=None):
@@ -1055,6 +1188,9 @@ def parse_args(argv=None):
     parser.add_argument("--workers", type=int, default=32, help="threads in the throughput phase")
     parser.add_argument("--window", type=float, help="seconds per throughput window")
     parser.add_argument("--rounds", type=int, help="throughput windows per side")
+    parser.add_argument("--summary-window", type=float,
+                        help="seconds of dashboard load in the summary phase (default 60; "
+                             "--quick: 15)")
     # scripts/serve's defaults: one worker per two cores (at most 4), 32 threads each.
     parser.add_argument("--server-workers", type=int,
                         default=int(os.environ.get("WEB_CONCURRENCY",
@@ -1085,6 +1221,7 @@ def parse_args(argv=None):
     args.samples = args.samples or (100 if quick else 300)
     args.window = args.window or (3.0 if quick else 5.0)
     args.rounds = args.rounds or (2 if quick else 3)
+    args.summary_window = args.summary_window or (15.0 if quick else 60.0)
     return args
 
 
@@ -1124,8 +1261,7 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
     measure_scale(args.jobs[0])
     if "accounting" in args.phases:
         progress("counting requests and CPU per call")
-        es_pid = next(iter(admin.nodes.info(node_id="_local", metric="process")["nodes"]
-                           .values()))["process"]["id"]
+        es_pid = elasticsearch_pid(admin)
         results["accounting"] = where_time_goes(sides, fixture, children(service.process.pid),
                                                 es_pid, calls=ACCOUNTING_CALLS)
     if "latency" in args.phases:
@@ -1144,6 +1280,14 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
             progress(f"out of time before {size:,} jobs")
             break
         measure_scale(size)
+    if "summary" in args.phases:
+        fixture.fill_to(args.jobs[-1])
+        progress(f"summary at {fixture.count():,} jobs")
+        es_pid = elasticsearch_pid(admin)
+        results["connector_count"] = len(fixture.connector_ids)
+        results["summary"] = summary_at_scale(sides, fixture, es_pid,
+                                              samples=min(args.samples, 60),
+                                              window=args.summary_window)
 
 
 def main(argv=None) -> int:

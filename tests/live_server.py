@@ -45,20 +45,32 @@ def free_port() -> int:
 
 @contextmanager
 def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int = 32,
-                      env: dict[str, str] | None = None, timeout: float = 90):
+                      env: dict[str, str] | None = None, timeout: float = 90,
+                      log_path: Path | None = None):
     """Yields the base URL of the service under granian with scripts/serve's flags, in front
     of `elasticsearch_url`. Two workers by default: requests of one caller may reach either
-    process, as with several replicas."""
+    process, as with several replicas. `log_path` keeps what the server writes (its log)."""
+    with production_process(elasticsearch_url, workers=workers, threads=threads, env=env,
+                            timeout=timeout, log_path=log_path) as (url, _):
+        yield url
+
+
+@contextmanager
+def production_process(elasticsearch_url: str, *, workers: int = 2, threads: int = 32,
+                       env: dict[str, str] | None = None, timeout: float = 90,
+                       log_path: Path | None = None):
+    """As production_server, yielding (url, the granian main process) for tests that signal it."""
     port = free_port()
     command = [sys.executable, "-m", "granian", "--interface", "asgi", "app.asgi:app",
                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
                "--respawn-failed-workers",
-               "--workers-kill-timeout", "30", "--no-access-log"]
+               "--workers-kill-timeout", "30", "--no-access-log",
+               "--log-config", str(REPO_ROOT / "app" / "observability" / "granian-ecs.json")]
     environment = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "AUTH_MODE": "none",
                    "HOST": "127.0.0.1", "PORT": str(port), "WEB_THREADS": str(threads),
                    **(env or {})}
     url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile() as log:
+    with (log_path.open("w+b") if log_path else tempfile.TemporaryFile()) as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=environment, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         def log_tail() -> str:
@@ -67,7 +79,7 @@ def production_server(elasticsearch_url: str, *, workers: int = 2, threads: int 
 
         try:
             wait_until_healthy(url, process, log_tail, timeout)
-            yield url
+            yield url, process
         finally:
             if process.poll() is None:
                 process.terminate()  # granian's main process stops its workers in turn

@@ -27,11 +27,14 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from app.clock import format_instant
+from app.clock import format_instant, parse_instant
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
 from tests.live_server import production_server
 from tests.many_jobs import many_pending_jobs
 from tests.stored import stored_job
+
+# Where the page loads its scripts, styles and the chart library from (app/api/dashboard.py).
+ASSETS = "/_connector_service/dashboard/static"
 
 HOW_TO_GET_CHROMIUM = ("The dashboard tests drive a real headless Chromium through chromedriver. "
                        "Install both from the system's packages: "
@@ -169,8 +172,9 @@ def test_dashboard_page_is_served_with_a_policy_that_keeps_it_to_this_service(cl
         assert response.status_code == 200
         assert response.mimetype == "text/html"
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
-    for asset in ("dashboard.js", "dashboard.css", "favicon.svg"):
-        with client.get(f"/_connector_service/dashboard/static/{asset}") as response:
+    for asset in ("dashboard.js", "dashboard.css", "favicon.svg", "history.js",
+                  "vendor/uPlot.iife.min.js", "vendor/uPlot.min.css"):
+        with client.get(f"{ASSETS}/{asset}") as response:
             assert response.status_code == 200
 
 
@@ -564,6 +568,81 @@ def test_dashboard_shows_jobs_in_every_status_with_their_figures(page, api, es):
 
     if SCREENSHOT_PATH:
         save_full_page(browser, Path(SCREENSHOT_PATH))
+
+
+# The sync-history chart and the summary's age
+
+# The chart's colours for a completed and a failed job's point (app/static/history.js).
+COMPLETED_RGB, ERROR_RGB = (0x1a, 0x7f, 0x37), (0xcf, 0x22, 0x2e)
+PIXELS_SCRIPT = """
+const canvas = document.querySelector('#history-chart canvas');
+if (!canvas) return null;
+const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+const counts = arguments[0].map(() => 0);
+for (let i = 0; i < data.length; i += 4) {
+  arguments[0].forEach(([r, g, b], k) => {
+    if (Math.abs(data[i] - r) < 6 && Math.abs(data[i + 1] - g) < 6 && Math.abs(data[i + 2] - b) < 6
+        && data[i + 3] > 200) counts[k] += 1;
+  });
+}
+return counts;"""
+
+
+def test_sync_history_charts_a_connectors_jobs_by_outcome_from_the_services_own_assets(
+        page, api, es, live_url):
+    connector(api, "alpha")
+    connector(api, "beta")
+    done = api.new_job("alpha")
+    api.claim(done, worker_hostname="worker-a")
+    started_ago(es, done, 12 * 60)
+    finish(es, done, indexed_document_count=4_000, deleted_document_count=0,
+           indexed_document_volume=10)
+    failed = api.new_job("alpha")
+    api.claim(failed)
+    started_ago(es, failed, 3 * 60)
+    api.set_error(failed, "source unreachable")
+    api.new_job("alpha")  # pending: never started, so no duration
+    api.new_job("beta")
+    searchable(es)
+
+    browser = page("connector_id=alpha&refresh=0")
+
+    caption = wait_for_text(browser, "#history-caption", "Last 3 syncs of alpha")
+    assert "1 completed" in caption and "1 error" in caption and "1 pending" in caption
+    assert displayed(browser, "#history")
+    assert browser.find_element(By.ID, "history-chart").get_attribute("data-points") == "3"
+    completed_pixels, error_pixels = wait_until(
+        browser, lambda d: (found := d.execute_script(PIXELS_SCRIPT, [COMPLETED_RGB, ERROR_RGB]))
+        and all(found) and found, "the chart to draw a completed and a failed point")
+    assert completed_pixels > 20 and error_pixels > 20
+    loaded = {urlsplit(url).path for url in browser.execute_script(
+        "return performance.getEntriesByType('resource').map(entry => entry.name)")}
+    assert {f"{ASSETS}/vendor/uPlot.iife.min.js", f"{ASSETS}/vendor/uPlot.min.css",
+            f"{ASSETS}/history.js"} <= loaded
+    # Nothing refused by the page's Content-Security-Policy, nothing failed.
+    assert severe_console_messages(browser) == []
+
+    browser.find_element(By.ID, "clear-filters").click()
+    wait_until(browser, lambda d: not displayed(d, "#history"), "the chart to go with the filter")
+
+
+def test_summary_says_when_its_figures_were_counted_and_auto_refresh_shares_them(page, api):
+    api.new_job(connector(api, "alpha"))
+    browser = page("refresh=2")
+    wait_for_text(browser, "#summary-as-of", "Figures as of")
+    as_of = browser.find_element(By.CSS_SELECTOR, "#summary-as-of time").get_attribute("datetime")
+    assert parse_instant(as_of) <= datetime.now(UTC)
+
+    def summary_requests(driver) -> list[str]:
+        return [url for url in driver.execute_script(
+            "return performance.getEntriesByType('resource').map(entry => entry.name)")
+            if "/_connector_service/sync_job_summary" in url]
+
+    # The first load counts now; auto-refresh accepts figures two intervals old.
+    requests = wait_until(browser, lambda d: len(summary_requests(d)) >= 2 and summary_requests(d),
+                          "an auto-refresh of the summary")
+    assert urlsplit(requests[0]).query == ""
+    assert urlsplit(requests[1]).query == "max_age=4s"
 
 
 # Behind AUTH_MODE=api_key

@@ -143,13 +143,24 @@ def test_every_error_response_is_the_error_envelope(document):
               for path, item in document["paths"].items()
               for method, operation in item.items()
               for status, response in operation["responses"].items()
-              if int(status) >= 400 and (path, status) != ("/_connector_service/health", "503")]
+              if int(status) >= 400 and (path, status) not in (
+                  ("/_connector_service/health", "503"), ("/_connector_service/ready", "503"))]
 
     assert errors
     assert {response["content"]["application/json"]["schema"]["$ref"]
             for _, _, _, response in errors} == {"#/components/schemas/ErrorEnvelope"}
     envelope = document["components"]["schemas"]["ErrorEnvelope"]
     assert envelope["required"] == ["error", "status"]
+
+
+def test_probes_and_metrics_are_documented_with_their_bodies(document):
+    paths = document["paths"]
+    ready = paths["/_connector_service/ready"]["get"]["responses"]
+    assert ready["503"]["content"]["application/json"]["schema"] == ready["200"]["content"][
+        "application/json"]["schema"]
+    assert "200" in paths["/_connector_service/live"]["get"]["responses"]
+    metrics = paths["/_connector_service/metrics"]["get"]["responses"]["200"]["content"]
+    assert set(metrics) == {"text/plain", "application/openmetrics-text"}
 
 
 def test_document_without_auth_has_no_security_and_no_401(document):

@@ -1,9 +1,11 @@
 """`scripts/serve`, the README's one command, serves the service under its production server
 (granian): the routes, forwarding, the body limit, and Ctrl-C that stops it cleanly."""
 
+import json
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 import urllib3
@@ -11,6 +13,8 @@ import urllib3
 from tests.live_server import REPO_ROOT, free_port, wait_until_healthy
 
 BODY_LIMIT = 4096
+# The cluster's password in the URL, as an operator may give it (the test node ignores it).
+URL_PASSWORD = "svc-S3cret"
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +23,8 @@ def served(elasticsearch_url, tmp_path_factory):
     test node (so it starts no node itself)."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "PORT": str(port),
+    with_password = elasticsearch_url.replace("://", f"://svc-user:{URL_PASSWORD}@", 1)
+    env = {**os.environ, "ELASTICSEARCH_URL": with_password, "PORT": str(port),
            "WEB_CONCURRENCY": "2", "WEB_THREADS": "4", "MAX_BODY_BYTES": str(BODY_LIMIT)}
     with log_path.open("wb") as log:
         process = subprocess.Popen([str(REPO_ROOT / "scripts" / "serve")], env=env, stdout=log,
@@ -72,6 +77,29 @@ def test_refuses_a_body_over_the_limit_with_413(served):
                         headers={"Content-Type": "application/json"})
     assert resp.status == 413
     assert resp.json()["status"] == 413
+
+
+def test_its_log_is_ecs_one_line_per_request_and_never_the_clusters_password(served):
+    url = served["url"]
+    # A connection of its own: the 413 above may have left the shared pool's closed.
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
+    answer = http.request("GET", url + "/_connector/_sync_job", headers={"X-Opaque-Id": "serve-log"})
+    assert answer.status == 200
+    deadline = time.monotonic() + 10
+    while "serve-log" not in served["log"].read_text():
+        assert time.monotonic() < deadline, "no log line for the request"
+        time.sleep(0.1)
+    text = served["log"].read_text()
+    assert URL_PASSWORD not in text
+    assert "in front of http://127.0.0.1:" in text  # scripts/serve's own line, without userinfo
+    # Not a terminal: ECS JSON from the service and from granian; scripts/serve's own lines
+    # start with its name.
+    service_lines = [line for line in text.splitlines() if not line.startswith("[")]
+    records = [json.loads(line) for line in service_lines]
+    assert {record["log"]["logger"] for record in records} >= {"_granian", "connector_service.access"}
+    ours = [r for r in records if r.get("http", {}).get("request", {}).get("id") == "serve-log"]
+    assert len(ours) == 1  # one line per request: granian's own access log is off
+    assert ours[0]["http"]["response"]["status_code"] == 200
 
 
 def test_ctrl_c_stops_the_service_and_leaves_the_node_running(served, elasticsearch_url):

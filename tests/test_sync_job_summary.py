@@ -1,12 +1,16 @@
 """GET _connector_service/sync_job_summary — the dashboard's per-connector figures."""
 
 import json
+import time
+from datetime import UTC, datetime
 
 import pytest
 
+from app.clock import parse_instant
 from app.services.summary import LAST_SYNC_JOB_FIELDS
 from app.storage import CONCRETE_SYNC_JOBS_INDEX, CONNECTORS_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import error_type
+from tests.metrics_text import ES_REQUESTS, total
 from tests.stored import stored_job
 
 SUMMARY = "/_connector_service/sync_job_summary"
@@ -49,8 +53,11 @@ def known_jobs(api, set_status):
 
 
 def test_summary_without_jobs_returns_200_with_zero_counts_and_no_connectors(api, es):
+    before = datetime.now(UTC)
     body = api.call("GET", SUMMARY)
+    as_of = parse_instant(body.pop("as_of"))
     assert body == {"count": 0, "statuses": NO_JOBS, "connector_count": 0, "connectors": []}
+    assert before <= as_of <= datetime.now(UTC)
     assert es.count(index=SYNC_JOBS_INDEX)["count"] == 0
 
 
@@ -115,14 +122,22 @@ def test_summary_leaves_the_connector_snapshot_and_its_configuration_out(api, es
     assert "hunter2" not in json.dumps(body)
 
 
-def test_summary_is_one_search_of_the_sync_jobs_index(api, es, known_jobs):
+def test_summary_is_one_round_trip_of_two_searches(api, es, client, known_jobs):
     def searches() -> int:
         stats = es.indices.stats(index=CONCRETE_SYNC_JOBS_INDEX, metric="search")
         return stats["_all"]["primaries"]["search"]["query_total"]
 
+    def calls() -> dict[str, float]:  # the service's own count, from its metrics
+        text = client.get("/_connector_service/metrics").get_data(as_text=True)
+        return {"msearch": total(text, ES_REQUESTS, kind="msearch")}
+
+    calls_before = calls()
     before = searches()
     api.call("GET", SUMMARY)
-    assert searches() - before == 1
+    # Latest job per connector (collapsed) and the counts (aggregations), in one _msearch.
+    assert searches() - before == 2
+    calls_after = calls()
+    assert calls_after["msearch"] - calls_before["msearch"] == 1
 
 
 @pytest.mark.parametrize("query, raw, reason", [
@@ -144,3 +159,65 @@ def test_summary_path_leaves_every_sync_job_id_to_the_get_api(api, es):
              document={**stored_job(es, job_id), "status": "completed"})
     assert api.get_sync_job("_summary")["status"] == "completed"
     assert api.call("GET", SUMMARY)["statuses"] == statuses(pending=1, completed=1)
+
+
+def test_summary_with_max_age_answers_figures_counted_that_recently_and_says_when(api):
+    api.create_connector("cached", index_name="search-cached")
+    api.new_job("cached")
+    first = api.call("GET", SUMMARY)  # counted for this call
+    api.new_job("cached")
+
+    again = api.call("GET", SUMMARY, query={"max_age": "1m"})
+    fresh = api.call("GET", SUMMARY)
+
+    assert (first["count"], again["count"], fresh["count"]) == (1, 1, 2)
+    assert again == first
+    assert parse_instant(fresh["as_of"]) > parse_instant(first["as_of"])
+    # The fresh figures serve the next caller who accepts their age.
+    assert api.call("GET", SUMMARY, query={"max_age": "1m"}) == fresh
+
+
+@pytest.mark.parametrize("value", ["5", "ten", "-1s", "1y"])
+def test_summary_with_an_unreadable_max_age_returns_400(api, value):
+    body = api.call("GET", SUMMARY, query={"max_age": value}, expect=400)
+    assert "max_age" in body["error"]["reason"]
+
+
+def test_figures_past_half_their_allowed_age_are_answered_and_recounted_for_the_next_caller(api):
+    api.create_connector("ahead", index_name="search-ahead")
+    api.new_job("ahead")
+    first = api.call("GET", SUMMARY)
+    api.new_job("ahead")
+    time.sleep(2.2)  # past half of the 4 s the next callers allow
+
+    answered = api.call("GET", SUMMARY, query={"max_age": "4s"})
+    assert answered == first  # still within 4 s: answered at once ...
+    deadline = time.monotonic() + 10
+    while (recounted := api.call("GET", SUMMARY, query={"max_age": "1m"}))["count"] != 2:
+        assert time.monotonic() < deadline, "the figures were not counted again"  # ... and redone
+        time.sleep(0.1)
+    assert parse_instant(recounted["as_of"]) > parse_instant(first["as_of"])
+
+
+def test_more_connector_status_pairs_than_one_page_are_counted_for_the_listed_connectors(api, es):
+    """1,500 connectors with a job in each of the 7 statuses: 10,500 (connector, status) pairs,
+    more than one composite page, so the listed connectors' pairs are counted on their own."""
+    statuses = ["pending", "in_progress", "canceling", "canceled", "suspended", "completed", "error"]
+    operations = []
+    for n in range(1500):
+        for k, status in enumerate(statuses):
+            created = f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}.{k:03d}Z"
+            operations += [{"index": {"_index": SYNC_JOBS_INDEX}},
+                           {"connector": {"id": f"many-{n:04d}"}, "status": status,
+                            "job_type": "full", "created_at": created}]
+    for start in range(0, len(operations), 3000):
+        assert not es.bulk(operations=operations[start:start + 3000])["errors"]
+    es.indices.refresh(index=SYNC_JOBS_INDEX)
+
+    body = api.call("GET", SUMMARY)
+
+    assert (body["count"], body["connector_count"], len(body["connectors"])) == (10_500, 1500, 1000)
+    # The most recently active first: the connectors created last.
+    assert [c["id"] for c in body["connectors"][:2]] == ["many-1499", "many-1498"]
+    assert all(c["count"] == 7 and set(c["statuses"].values()) == {1} for c in body["connectors"])
+    assert all(c["last_sync_job"]["status"] == "error" for c in body["connectors"])

@@ -8,9 +8,10 @@ namespace: any path under `/_connector/_sync_job/` could be a job id, and any ot
 
 from pathlib import Path
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app
 
 from app.api.requests import rest, store
+from app.schemas.sync_jobs import SummaryQuery
 from app.services import summary
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -33,7 +34,13 @@ def dashboard_page():
 
 
 @bp.get("/_connector_service/sync_job_summary")
-@rest()
-def get_sync_job_summary():
-    """Jobs by status overall and per connector, with each connector's latest job."""
-    return jsonify(summary.sync_job_summary(store()))
+@rest(query=SummaryQuery())
+def get_sync_job_summary(query):
+    """Jobs by status overall and per connector, with each connector's latest job.
+
+    `max_age` lets figures counted up to that long ago answer (shared by every tab and
+    worker; `as_of` says when they were counted); without it they are counted for this call.
+    """
+    body = summary.sync_job_summary(store(), current_app.extensions["shared_cache"],
+                                    max_age=query.get("max_age", 0))
+    return current_app.response_class(body, mimetype="application/json")

@@ -5,8 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 from flask import Blueprint, current_app, g, jsonify
 
 from app.api.requests import store
-from app.exceptions import StorageUnavailable
-from app.storage import IndexLayoutConflict
+from app.services import readiness
 
 bp = Blueprint("service", __name__)
 
@@ -32,25 +31,17 @@ def root():
 @bp.get("/_connector_service/health")
 def health():
     """Whether Elasticsearch answers, the templates are installed and the indices usable; 503 if not."""
-    storage = store()
-    problem = None
-    try:
-        reachable = storage.cluster.ping()
-        templates = reachable and storage.layout.templates_installed()
-        if reachable:
-            storage.ensure_ready()
-    except StorageUnavailable:
-        reachable = templates = False
-    except IndexLayoutConflict as conflict:
-        problem = conflict.reason
-    status = "green" if reachable and templates and not problem else "red"
-    code = 200 if status == "green" else 503
+    report = readiness.check(store())
+    checks = report["checks"]
+    status = "green" if report["ready"] else "red"
+    code = 200 if report["ready"] else 503
     if g.get("anonymous"):
         # A probe without credentials (auth on) learns the status, nothing else.
         return jsonify(status=status), code
-    body = {"status": status, "elasticsearch": {"reachable": reachable},
-            "index_templates": {"installed": templates},
-            "indices": {"usable": reachable and not problem, "problem": problem},
+    problem = checks["indices"].get("reason") if checks["elasticsearch"]["ok"] else None
+    body = {"status": status, "elasticsearch": {"reachable": checks["elasticsearch"]["ok"]},
+            "index_templates": {"installed": checks["index_templates"]["ok"]},
+            "indices": {"usable": checks["indices"]["ok"], "problem": problem},
             "service": {"name": SERVICE_NAME, "version": service_version()}}
     return jsonify(body), code
 

@@ -108,5 +108,16 @@ class HealthSchema(OpenSchema):
     service = fields.Nested(ServiceSchema)
 
 
+class ReadySchema(OpenSchema):
+    """Readiness check by check; a caller without credentials (auth on) gets `ready` alone."""
+
+    ready = fields.Boolean(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.Dict())
+
+
+class LiveSchema(OpenSchema):
+    live = fields.Boolean(required=True)
+
+
 class JsonObjectSchema(OpenSchema):
     """A JSON object (a route without a documented response shape yet)."""

@@ -100,3 +100,11 @@ class FailStaleQuery(CancelAllQuery):
         "required": "is required: how long a running job must have sent no check-in or stats "
                     f"to be failed (at least {MIN_STALE_SECONDS}s), e.g. older_than=10m"})
     connector_id = fields.String()
+
+
+class SummaryQuery(StrictSchema):
+    """How old the dashboard summary's figures may be (`5s`, `1m`; at most 300 s)."""
+
+    parser = "sync_job_summary"
+
+    max_age = Duration()

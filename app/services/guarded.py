@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable
 
 from app.exceptions import TooManyConflicts
+from app.observability import metrics
 from app.services.bounds import adds_objects, require_room
 from app.storage import DocumentMissing, Storage, StoredDoc, VersionConflict, merged
 
@@ -55,6 +56,7 @@ def guarded_update(store: Storage, index: str, doc_id: str,
             written = store.update(index, doc_id, partial, seq_no=doc.seq_no,
                                    primary_term=doc.primary_term, refresh=refresh)
         except VersionConflict:
+            metrics.GUARDED_CONFLICTS.labels(index).inc()
             store.recent.forget(index, doc_id)
             continue
         except DocumentMissing:
@@ -62,5 +64,6 @@ def guarded_update(store: Storage, index: str, doc_id: str,
             raise not_found() from None
         store.recent.remember(index, StoredDoc(doc_id, after, written.seq_no, written.primary_term))
         return doc, written
+    metrics.GUARDED_EXHAUSTED.labels(index).inc()
     raise TooManyConflicts(
         f"[{doc_id}] changed concurrently {store.conflict_retries} times in a row; retry the request")

@@ -1,6 +1,8 @@
 // The sync-job dashboard: a client of this service's public REST API and nothing else.
 //
-// Reads  GET _connector_service/sync_job_summary   (per-connector figures, one aggregation)
+// Reads  GET _connector_service/sync_job_summary?max_age   (per-connector figures, shared
+//                                                          by tabs; as_of says when counted)
+//        GET _connector/_sync_job?connector_id&size=50   (the sync-history chart, history.js)
 //        GET _connector/_sync_job?from&size&connector_id&status&job_type   (the jobs table)
 //        GET _connector/_sync_job/<id>               (the job detail)
 // Writes PUT _connector/_sync_job/<id>/_cancel       (after the person confirms)
@@ -28,11 +30,17 @@
   // With AUTH_MODE=api_key the page asks for a key and keeps it for this tab (sessionStorage).
   const API_KEY_ITEM = "connector-sync-jobs.api-key";
   const MAX_NOTICES = 3;
+  // Jobs the sync-history chart shows for the connector the table is filtered to.
+  const HISTORY_SIZE = 50;
 
   const state = { ...DEFAULTS };
   let refreshTimer = null;
   let jobsRequest = 0;
   let summaryRequest = 0;
+  let historyRequest = 0;
+  // Auto-refresh takes summary figures up to two intervals old (shared by every tab, counted
+  // ahead of time); "Refresh now" and the first load ask for figures counted now.
+  let summaryMaxAge = 0;
   let detailRequest = 0;
 
   const $ = (selector) => document.querySelector(selector);
@@ -246,7 +254,8 @@
   async function loadSummary() {
     const request = ++summaryRequest;
     try {
-      const summary = await api("GET", SUMMARY_PATH);
+      const query = summaryMaxAge > 0 ? `?max_age=${summaryMaxAge}s` : "";
+      const summary = await api("GET", SUMMARY_PATH + query);
       if (request !== summaryRequest) return;
       clearError("summary");
       renderSummary(summary);
@@ -299,6 +308,32 @@
     more.textContent = `Showing the ${numbers.format(summary.connectors.length)} most recently active of `
       + `${numbers.format(summary.connector_count)} connectors; filter the jobs by connector to see any other.`;
     $("#connector-ids").replaceChildren(...summary.connectors.map((c) => el("option", { value: c.id })));
+    const asOf = $("#summary-as-of");
+    asOf.replaceChildren("Figures as of ", el("time", { datetime: summary.as_of, title: summary.as_of },
+      formatTime(summary.as_of)), ` (${ago(summary.as_of)}).`);
+  }
+
+  // ---- Sync history ---------------------------------------------------------------------
+
+  async function loadHistory() {
+    const request = ++historyRequest;
+    const section = $("#history");
+    if (!state.connector_id || !window.syncHistory) {
+      section.hidden = true;
+      if (window.syncHistory) window.syncHistory.clear($("#history-chart"));
+      return;
+    }
+    const query = new URLSearchParams({ connector_id: state.connector_id, size: HISTORY_SIZE });
+    try {
+      const page = await api("GET", `${JOBS_PATH}?${query}`);
+      if (request !== historyRequest) return;
+      clearError("history");
+      section.hidden = false;
+      window.syncHistory.render($("#history-chart"), $("#history-caption"), state.connector_id, page.results);
+    } catch (err) {
+      if (request !== historyRequest) return;
+      showError("history", `Could not load the sync history of ${state.connector_id}.`, err);
+    }
   }
 
   // ---- Jobs table ----------------------------------------------------------------------
@@ -422,6 +457,7 @@
     writeFragment();
     showStateInControls();
     loadJobs();
+    loadHistory();
   }
 
   // ---- Job detail ----------------------------------------------------------------------
@@ -532,9 +568,10 @@
 
   // ---- Refreshing ----------------------------------------------------------------------
 
-  async function refreshAll() {
+  async function refreshAll({ auto = false } = {}) {
     clearTimeout(refreshTimer);
-    await Promise.all([loadSummary(), loadJobs(), loadJobDetail()]);
+    summaryMaxAge = auto ? 2 * Number(state.refresh) : 0;
+    await Promise.all([loadSummary(), loadJobs(), loadJobDetail(), loadHistory()]);
     const now = new Date();
     $("#updated-at").textContent = `Updated ${now.toLocaleTimeString()}`;
     document.body.dataset.loaded = "true";
@@ -547,7 +584,7 @@
     if (seconds > 0) {
       refreshTimer = setTimeout(() => {
         if (document.visibilityState === "hidden") scheduleRefresh();
-        else refreshAll();
+        else refreshAll({ auto: true });
       }, seconds * 1000);
     }
   }

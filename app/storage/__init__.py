@@ -4,17 +4,17 @@
 - `layout`: the index templates and the indices behind the aliases;
 - `cluster`: the root endpoint's information and whether the cluster answers;
 - `forwarding`: requests the service does not answer, sent on unchanged;
+- `instrumented`: the client and forwarder with the request's ids on every call, counted;
 - `errors`: client errors translated into the service's exceptions.
 """
 
 from typing import Any
 
-from elasticsearch import Elasticsearch
-
 from app.storage.cluster import Cluster
 from app.storage.documents import RecentVersions, Storage, StoredDoc, merged
 from app.storage.errors import DocumentMissing, IndexLayoutConflict, VersionConflict
 from app.storage.forwarding import Forwarder
+from app.storage.instrumented import InstrumentedElasticsearch, InstrumentedForwarder
 from app.storage.layout import IndexLayout
 from app.storage.names import (
     CONCRETE_CONNECTORS_INDEX,
@@ -54,7 +54,8 @@ def client_options(config) -> dict[str, Any]:
 
 def connect(config) -> Storage:
     """The app's one client and the parts built on it, reached from the documents' Storage."""
-    client = Elasticsearch(config.ELASTICSEARCH_URL, **client_options(config))
+    client = InstrumentedElasticsearch(config.ELASTICSEARCH_URL, **client_options(config))
     return Storage(client, IndexLayout(client), cluster=Cluster(client),
-                   forwarder=Forwarder.from_config(config), conflict_retries=config.CONFLICT_RETRIES,
+                   forwarder=InstrumentedForwarder.from_config(config),
+                   conflict_retries=config.CONFLICT_RETRIES,
                    max_document_bytes=config.MAX_DOCUMENT_BYTES)

@@ -203,6 +203,27 @@ class Storage:
             return {}
         return resp.body.get("aggregations", {})
 
+    def search_many(self, index: str, bodies: list[dict]) -> list[dict]:
+        """Runs searches in one round trip (_msearch); an answer is `{}` when the index is missing."""
+        try:
+            with translated_errors():
+                resp = self.client.msearch(index=index,
+                                           searches=[part for body in bodies for part in ({}, body)])
+        except IndexMissing:
+            return [{} for _ in bodies]
+        answers = []
+        for answer in resp["responses"]:
+            error = answer.get("error")
+            if isinstance(error, dict):
+                if error.get("type") == "index_not_found_exception":
+                    answer = {}
+                else:
+                    raise RestError(error.get("reason", "search failed"),
+                                    error_type=error.get("type", "exception"),
+                                    status=answer.get("status", 500))
+            answers.append(answer)
+        return answers
+
     def refresh(self, index: str) -> None:
         try:
             with translated_errors():

@@ -1,0 +1,76 @@
+"""What one request carries into every Elasticsearch call it causes: its ids and a tally.
+
+Kept in a context variable, so the storage package reads it without knowing about Flask; a
+granian worker runs each request on one thread, which has a context of its own.
+"""
+
+import re
+import secrets
+import time
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+# W3C trace context: version-traceid-parentid-flags, lower-case hex (version ff is invalid).
+TRACEPARENT = re.compile(r"^(?!ff)([0-9a-f]{2})-(?!0{32})([0-9a-f]{32})-(?!0{16})([0-9a-f]{16})"
+                         r"-([0-9a-f]{2})(-.*)?$")
+# Longest X-Opaque-Id sent on and logged; a longer one is cut (Elasticsearch keeps any length,
+# but a log line is no place for kilobytes a caller chose).
+MAX_OPAQUE_ID = 256
+
+
+@dataclass
+class RequestContext:
+    """The request's ids and what its calls to Elasticsearch cost so far."""
+
+    request_id: str
+    trace_id: str
+    traceparent: str
+    opaque_id: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+    es_calls: int = 0
+    es_seconds: float = 0.0
+
+    def elasticsearch_headers(self) -> dict[str, str]:
+        """Headers every Elasticsearch call of this request carries: the caller's X-Opaque-Id
+        (shown by the cluster's tasks, slow and deprecation logs) and the trace context."""
+        headers = {"traceparent": self.traceparent}
+        if self.opaque_id:
+            headers["X-Opaque-Id"] = self.opaque_id
+        return headers
+
+    def count_call(self, seconds: float) -> None:
+        self.es_calls += 1
+        self.es_seconds += seconds
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("connector_service_request", default=None)
+
+
+def current() -> RequestContext | None:
+    return _current.get()
+
+
+def begin(opaque_id: str | None, traceparent: str | None) -> RequestContext:
+    """The context of a new request from the caller's headers.
+
+    The caller's `traceparent` is passed on unchanged when valid; without one the request
+    starts a trace of its own, so its Elasticsearch calls still share one `trace.id`. The
+    request id is the caller's X-Opaque-Id, else the trace id: a value per request that is
+    never sent as X-Opaque-Id (Elasticsearch deduplicates deprecation warnings by that header,
+    and asks for a value per client, not per request).
+    """
+    opaque_id = (opaque_id or "").strip()[:MAX_OPAQUE_ID] or None
+    match = TRACEPARENT.match((traceparent or "").strip().lower())
+    if match:
+        traceparent, trace_id = match.group(0), match.group(2)
+    else:
+        trace_id = secrets.token_hex(16)
+        traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-00"
+    context = RequestContext(request_id=opaque_id or trace_id, trace_id=trace_id,
+                             traceparent=traceparent, opaque_id=opaque_id)
+    _current.set(context)
+    return context
+
+
+def end() -> None:
+    _current.set(None)

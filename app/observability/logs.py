@@ -1,0 +1,129 @@
+"""Logs in ECS JSON (Elastic's ecs-logging) or a readable console form; never a secret.
+
+`LOG_FORMAT` picks the form: `ecs`, `console`, or unset: console on a terminal, ECS otherwise
+(a container, a supervisor, a file). Every line, whatever logged it, passes through
+`Redactor`: configured secrets and anything shaped like a credential are replaced before the
+line is written.
+"""
+
+import logging
+import re
+import sys
+from base64 import b64encode
+from urllib.parse import unquote, urlsplit
+
+import ecs_logging
+
+from app.observability import context
+
+SERVICE_NAME = "connector-sync-jobs"
+REDACTED = "<redacted>"
+# Credentials in a text: URL userinfo, and an Authorization value after its scheme.
+URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@\"']*:[^/\s@\"']*@")
+AUTHORIZATION_VALUE = re.compile(r"(?i)\b(ApiKey|Basic|Bearer)(\s+|\"?\s*:\s*\"?)[A-Za-z0-9+/=._~-]{6,}")
+# A configured secret shorter than this is not searched for (it would blank common words).
+MIN_SECRET_LENGTH = 3
+OUR_HANDLER = "connector_service_handler"
+
+
+def configured_secrets(settings) -> list[str]:
+    """Every credential the settings hold, in the forms a log line could show it."""
+    found = [settings.ELASTICSEARCH_PASSWORD, settings.ELASTICSEARCH_API_KEY,
+             *settings.AUTH_API_KEYS]
+    pairs = [f"{settings.ELASTICSEARCH_USERNAME}:{settings.ELASTICSEARCH_PASSWORD}",
+             *settings.AUTH_BASIC_USERS]
+    userinfo = urlsplit(settings.ELASTICSEARCH_URL).password
+    if userinfo:
+        found += [userinfo, unquote(userinfo)]
+        pairs.append(f"{urlsplit(settings.ELASTICSEARCH_URL).username}:{unquote(userinfo)}")
+    for pair in pairs:
+        found.append(pair.partition(":")[2])
+        found.append(b64encode(pair.encode()).decode())
+    found += list(getattr(settings, "METRICS_BEARER_TOKENS", ()))
+    return sorted({s for s in found if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+
+
+class Redactor:
+    def __init__(self, secrets: list[str]):
+        self.secrets = secrets
+
+    def __call__(self, text: str) -> str:
+        text = URL_USERINFO.sub(lambda m: m.group(1) + REDACTED + "@", text)
+        text = AUTHORIZATION_VALUE.sub(lambda m: m.group(1) + m.group(2) + REDACTED, text)
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+
+class RequestIds(logging.Filter):
+    """Adds the current request's ids to every line logged while it is answered."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = context.current()
+        if current is not None and not hasattr(record, "trace.id"):
+            setattr(record, "trace.id", current.trace_id)
+            setattr(record, "http.request.id", current.request_id)
+        return True
+
+
+class EcsFormatter(ecs_logging.StdlibFormatter):
+    def __init__(self, redact: Redactor, service_version: str):
+        super().__init__(extra={"service.name": SERVICE_NAME, "service.version": service_version},
+                         ensure_ascii=False)
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.redact(super().format(record))
+
+
+class ConsoleFormatter(logging.Formatter):
+    def __init__(self, redact: Redactor):
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s%(ids)s",
+                         datefmt="%Y-%m-%d %H:%M:%S")
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        trace_id = getattr(record, "trace.id", None)
+        record.ids = f" [{getattr(record, 'http.request.id')}]" if trace_id else ""
+        return self.redact(super().format(record))
+
+
+def resolve_format(value: str, stream=None) -> str:
+    value = value.strip().lower()
+    if value in ("ecs", "json"):
+        return "ecs"
+    if value == "console":
+        return "console"
+    stream = stream or sys.stderr
+    return "console" if stream.isatty() else "ecs"
+
+
+def configure(settings, service_version: str) -> logging.Handler:
+    """One handler on the root logger (replacing the one an earlier app installed)."""
+    redact = Redactor(configured_secrets(settings))
+    handler = logging.StreamHandler(sys.stderr)
+    handler.name = OUR_HANDLER
+    if resolve_format(settings.LOG_FORMAT) == "ecs":
+        handler.setFormatter(EcsFormatter(redact, service_version))
+    else:
+        handler.setFormatter(ConsoleFormatter(redact))
+    handler.addFilter(RequestIds())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.name == OUR_HANDLER:
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(settings.LOG_LEVEL.upper())
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
+    return handler
+
+
+class ServerEcsFormatter(EcsFormatter):
+    """For granian's own lines (`--log-config`, app/observability/granian-ecs.json): the same
+    form and redaction as the service's, with the settings read from the environment."""
+
+    def __init__(self, *args, **kwargs):
+        from app.config import Config
+
+        super().__init__(Redactor(configured_secrets(Config.from_env())), "")

@@ -1,0 +1,52 @@
+"""GET _connector_service/live and _connector_service/ready — what an orchestrator probes.
+
+Liveness says the process answers and asks Elasticsearch nothing, so a cluster outage never
+gets the service restarted; readiness says whether requests can be served now, check by check.
+"""
+
+import pytest
+
+from app import create_app
+
+LIVE, READY = "/_connector_service/live", "/_connector_service/ready"
+SERVICE_KEY = "probe-key-4Fr8"
+
+
+def test_ready_with_elasticsearch_templates_and_indices_in_place_returns_200_check_by_check(api):
+    body = api.call("GET", READY)
+    assert body == {"ready": True, "checks": {"elasticsearch": {"ok": True},
+                                              "index_templates": {"ok": True},
+                                              "indices": {"ok": True}}}
+
+
+def test_unreachable_elasticsearch_is_not_ready_503_but_still_live(unreachable_client):
+    ready = unreachable_client.get(READY)
+    assert ready.status_code == 503
+    assert ready.json["ready"] is False
+    assert ready.json["checks"]["elasticsearch"] == {"ok": False,
+                                                     "reason": "Elasticsearch does not answer"}
+    live = unreachable_client.get(LIVE)
+    assert (live.status_code, live.json) == (200, {"live": True})
+
+
+def test_missing_templates_are_not_ready_until_the_service_installs_them(api, es):
+    """Someone deleted the templates: readiness says so (the same call reinstalls them, so the
+    next probe is ready again, as the health route does)."""
+    for name in ("elastic-connectors-sync-jobs", "elastic-connectors"):
+        es.indices.delete_index_template(name=name)
+    first = api.call("GET", READY, expect=503)
+    assert first["checks"]["index_templates"]["ok"] is False
+    assert "not installed" in first["checks"]["index_templates"]["reason"]
+    assert api.call("GET", READY)["ready"] is True
+
+
+@pytest.mark.parametrize("path, anonymous", [(LIVE, {"live": True}), (READY, {"ready": True})])
+def test_probes_answer_without_credentials_with_their_status_alone(elasticsearch_url, path,
+                                                                   anonymous):
+    app = create_app({"ELASTICSEARCH_URL": elasticsearch_url, "AUTH_MODE": "api_key",
+                      "AUTH_API_KEYS": SERVICE_KEY, "INSTALL_TEMPLATES_ON_START": False})
+    client = app.test_client()
+    assert client.get(path).json == anonymous
+    with_key = client.get(path, headers={"Authorization": f"ApiKey {SERVICE_KEY}"})
+    assert with_key.status_code == 200
+    assert client.get(path, headers={"Authorization": "ApiKey wrong"}).status_code == 401
