@@ -9,9 +9,13 @@ the model of Apache's mod_reqtimeout), and bounds the bodies one client address 
 flight. Only then does a thread run the app, with the path as the caller wrote it in `RAW_URI`.
 Bodies larger than BODY_BUFFER_BYTES (a worker's `_bulk`) are streamed to the app under the same
 deadline instead of being held whole. docs/security.md lists what each bound guarantees.
+
+The front also begins and reports every request (app.observability.requests): its ids, its
+log line and its metrics, those it answers itself included, once the answer has been sent.
 """
 
 import asyncio
+import contextvars
 import json
 import logging
 import threading
@@ -20,15 +24,20 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_to_bytes
 
+from werkzeug.exceptions import HTTPException
+
+from app.api.paths import routing_path
 from app.config import Config
 from app.exceptions import RestError, TooManyRequests
+from app.observability import context, requests
 
 log = logging.getLogger(__name__)
 
 # A body still arriving this many seconds after its headers counts as slow (BODIES_PER_CLIENT).
 SLOW_AFTER = 0.5
 # Answered on threads of their own, so probes get an answer while every app thread is busy.
-PROBE_PATHS = frozenset({"/_connector_service/health"})
+PROBE_PATHS = frozenset({"/_connector_service/health", "/_connector_service/live",
+                         "/_connector_service/ready"})
 PROBE_THREADS = 2
 # A streamed answer is handed to the server in pieces of about this size; a shorter one in one go.
 FLUSH_BYTES = 64 * 1024
@@ -73,6 +82,7 @@ class Front:
 
     def __init__(self, wsgi_app, settings: Config):
         self.app = wsgi_app
+        self.access_log = getattr(wsgi_app, "config", {}).get("ACCESS_LOG", True)
         self.body_timeout = settings.BODY_TIMEOUT
         self.min_rate = settings.BODY_MIN_RATE
         self.buffer_bytes = settings.BODY_BUFFER_BYTES
@@ -104,17 +114,44 @@ class Front:
         declared = content_length(headers)
         chunked = any(name == b"transfer-encoding" for name, _ in headers)
         client = (scope.get("client") or ("", 0))[0]
-        body, streamed = b"", None
-        if chunked or declared:
-            try:
-                body, streamed = await self.receive_body(receive, client, declared)
-            except ClientGone:
-                return  # no one is left to answer
-            except (BodyTimeout, TooManyRequests) as refused:
-                await answer(send, refused, close=True)
-                return
-        environ = build_environ(scope, body if streamed is None else streamed, declared)
-        await self.run_app(environ, receive, send, streamed)
+        observed = requests.arrived(
+            header(headers, b"x-opaque-id"), header(headers, b"traceparent"),
+            method=scope["method"], path=scope["path"], client=client or None,
+            user_agent=header(headers, b"user-agent"))
+        try:
+            body, streamed = b"", None
+            if chunked or declared:
+                try:
+                    body, streamed = await self.receive_body(receive, client, declared)
+                except ClientGone as gone:
+                    # No one is left to answer.
+                    self.account(observed, scope, requests.CLIENT_CLOSED,
+                                 ("client_closed_request", gone.reason))
+                    return
+                except (BodyTimeout, TooManyRequests) as refused:
+                    self.account(observed, scope, refused.status,
+                                 (refused.error_type, refused.reason))
+                    await answer(send, refused, close=True, headers=requests.echo_headers(observed))
+                    return
+            environ = build_environ(scope, body if streamed is None else streamed, declared)
+            environ[requests.BEGUN_BY_SERVER] = observed
+            await self.run_app(environ, receive, send, streamed, observed)
+        finally:
+            requests.request_done(observed, log=self.access_log)
+
+    def account(self, observed, scope, status: int, error: tuple[str, str]) -> None:
+        """What a request the front answered itself is logged and counted as: the route the
+        app would have served it with, the status, the error's type and reason."""
+        observed.status, observed.error = status, error
+        if not hasattr(self.app, "url_map"):
+            return
+        environ = build_environ(scope, b"", None)
+        environ["PATH_INFO"] = routing_path(environ)
+        try:
+            rule, _ = self.app.url_map.bind_to_environ(environ).match(return_rule=True)
+        except HTTPException:
+            rule = None
+        observed.route = requests.route_label(rule)
 
     async def receive_body(self, receive, client: str, declared: int | None):
         """The body whole (bytes, None), or its start and the stream of the rest (b"", stream).
@@ -153,7 +190,7 @@ class Front:
         if self.arriving[client] <= 0:
             del self.arriving[client]
 
-    async def run_app(self, environ, receive, send, streamed):
+    async def run_app(self, environ, receive, send, streamed, observed):
         loop = asyncio.get_running_loop()
         disconnect = Disconnect()
         watchers = []
@@ -175,16 +212,28 @@ class Front:
         environ[WATCH_DISCONNECT] = watch
         pool = self.probe_threads if environ["PATH_INFO"] in PROBE_PATHS else self.threads
         exchange = Exchange(self.app, environ, loop, send, disconnect)
+        # A context of its own on the pooled thread: the request's ids reach every call to
+        # Elasticsearch it makes, and nothing of it is left for the thread's next request.
+        request_context = contextvars.Context()
+        request_context.run(context.use, observed)
         try:
-            whole = await loop.run_in_executor(pool, exchange.run)
+            whole = await loop.run_in_executor(pool, request_context.run, exchange.run)
             if whole is not None:
                 status, headers, body = whole
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
-        except Exception:
-            log.exception("%s %s failed", environ["REQUEST_METHOD"], environ["PATH_INFO"])
-            if not exchange.started:
-                await answer(send, RestError("internal server error"), close=True)
+            observed.status = exchange.status  # what was sent, whatever the app reported
+        except Exception as failure:
+            log.exception("%s %s failed", environ["REQUEST_METHOD"], environ["PATH_INFO"],
+                          extra={"trace.id": observed.trace_id,
+                                 "http.request.id": observed.request_id})
+            if exchange.started:  # the status is sent; the answer was cut off
+                observed.status = exchange.status
+                observed.error = (type(failure).__name__, f"the answer was cut off: {failure}")
+            else:
+                error = RestError("internal server error")
+                observed.status, observed.error = error.status, (error.error_type, error.reason)
+                await answer(send, error, close=True, headers=requests.echo_headers(observed))
         finally:
             for watcher in watchers:
                 watcher.cancel()
@@ -491,11 +540,20 @@ class ErrorStream:
         pass
 
 
-async def answer(send, error: RestError, *, close: bool = False) -> None:
-    """An answer the front gives itself, in Elasticsearch's envelope."""
+def header(headers, name: bytes) -> str | None:
+    """The first value of the request header `name` (lower-case), as text."""
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def answer(send, error: RestError, *, close: bool = False, headers=()) -> None:
+    """An answer the front gives itself, in Elasticsearch's envelope, with `headers` besides."""
     body = json.dumps(error.to_envelope()).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"x-elastic-product", b"Elasticsearch")]
+               (b"x-elastic-product", b"Elasticsearch"),
+               *((name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers)]
     if close:  # the rest of the body must not be read as the next request
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})

@@ -4,9 +4,14 @@ Liveness says the process answers and asks Elasticsearch nothing, so a cluster o
 gets the service restarted; readiness says whether requests can be served now, check by check.
 """
 
+import threading
+import time
+
 import pytest
+import urllib3
 
 from app import create_app
+from tests.live_server import production_server
 
 LIVE, READY = "/_connector_service/live", "/_connector_service/ready"
 SERVICE_KEY = "probe-key-4Fr8"
@@ -50,3 +55,25 @@ def test_probes_answer_without_credentials_with_their_status_alone(elasticsearch
     with_key = client.get(path, headers={"Authorization": f"ApiKey {SERVICE_KEY}"})
     assert with_key.status_code == 200
     assert client.get(path, headers={"Authorization": "ApiKey wrong"}).status_code == 401
+
+
+def test_probes_answer_at_once_while_every_request_thread_waits_on_elasticsearch(
+        elasticsearch_url):
+    """As deployed: probes run on threads of their own (app/front.py), so an orchestrator does
+    not restart or drain a service whose request threads are all busy."""
+    slow = "/_cluster/health?wait_for_nodes=99&timeout=4s"  # the node holds each for 4 s
+    with production_server(elasticsearch_url, workers=1, threads=2) as url:
+        http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
+        busy = [threading.Thread(target=http.request, args=("GET", url + slow)) for _ in range(2)]
+        for thread in busy:
+            thread.start()
+        time.sleep(0.5)  # both request threads are held by now
+        took = {}
+        for path in (LIVE, READY):
+            started = time.monotonic()
+            took[path] = (http.request("GET", url + path).status, time.monotonic() - started)
+        for thread in busy:
+            thread.join()
+
+    assert took[LIVE][0] == took[READY][0] == 200
+    assert took[LIVE][1] < 1.5 and took[READY][1] < 1.5, took

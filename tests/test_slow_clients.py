@@ -5,15 +5,14 @@ answering throughout. All over real sockets against the service as scripts/serve
 
 import json
 import select
-import socket
 import time
-from contextlib import ExitStack, contextmanager
-from urllib.parse import urlsplit
+from contextlib import ExitStack
 
 import pytest
 import urllib3
 
 from tests.live_server import production_server
+from tests.raw_http import connection, read_answer, start_body
 
 INDEX = "slow-clients-test"
 # Small bounds, so the refusals come within the test's time.
@@ -34,48 +33,6 @@ def index(es):
     es.indices.delete(index=INDEX, ignore_unavailable=True)
     yield INDEX
     es.indices.delete(index=INDEX, ignore_unavailable=True)
-
-
-def address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname, parts.port
-
-
-@contextmanager
-def connection(url: str, source: str = "127.0.0.1"):
-    sock = socket.create_connection(address(url), timeout=30, source_address=(source, 0))
-    try:
-        yield sock
-    finally:
-        sock.close()
-
-
-def start_body(sock, path: str, length: int, sent: bytes, content_type="application/json") -> None:
-    """Sends the headers of a request whose body is `length` bytes, then only `sent` of it."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {length}\r\n\r\n").encode()
-    sock.sendall(head + sent)
-
-
-def read_answer(sock, timeout: float) -> tuple[int, dict]:
-    """The status and JSON body of the answer on `sock` (which the server may then close)."""
-    sock.settimeout(timeout)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        piece = sock.recv(65536)
-        if not piece:
-            raise ConnectionError(f"closed without an answer: {data!r}")
-        data += piece
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {line.split(":", 1)[0].lower(): line.split(":", 1)[1].strip() for line in lines[1:]}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        piece = sock.recv(65536)
-        if not piece:
-            break
-        body += piece
-    return int(lines[0].split()[1]), json.loads(body[:length] or b"{}")
 
 
 def timed_get(http, url: str, path: str) -> tuple[int, float]:

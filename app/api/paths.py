@@ -34,11 +34,17 @@ def segment_path(raw: str) -> str:
     return "/".join(segments)
 
 
+def routing_path(environ) -> str:
+    """The PATH_INFO the routes are matched against."""
+    raw = raw_path(environ)
+    if raw is not None and "%" in raw:
+        return segment_path(raw)
+    return environ.get("PATH_INFO", "")
+
+
 def route_on_raw_path(wsgi_app):
     def middleware(environ, start_response):
-        raw = raw_path(environ)
-        if raw is not None and "%" in raw:
-            environ["PATH_INFO"] = segment_path(raw)
+        environ["PATH_INFO"] = routing_path(environ)
         return wsgi_app(environ, start_response)
 
     return middleware

@@ -1,7 +1,8 @@
-"""What one request carries into every Elasticsearch call it causes: its ids and a tally.
+"""What one request carries into every Elasticsearch call it causes: its ids and a tally, and
+what its answer was, for its log line and the metrics.
 
-Kept in a context variable, so the storage package reads it without knowing about Flask; a
-granian worker runs each request on one thread, which has a context of its own.
+Kept in a context variable, so the storage package reads it without knowing about Flask; the
+front (app/front.py) runs each request on a thread in a context of its own.
 """
 
 import re
@@ -20,7 +21,7 @@ MAX_OPAQUE_ID = 256
 
 @dataclass
 class RequestContext:
-    """The request's ids and what its calls to Elasticsearch cost so far."""
+    """The request's ids, what its calls to Elasticsearch cost so far, and its answer."""
 
     request_id: str
     trace_id: str
@@ -29,6 +30,14 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     es_calls: int = 0
     es_seconds: float = 0.0
+    # The request and its answer, as its log line and the metrics name them.
+    method: str = ""
+    path: str = ""
+    client: str | None = None
+    user_agent: str | None = None
+    route: str = "unmatched"
+    status: int = 0
+    error: tuple[str, str] | None = None  # (type, reason) of an error answer
 
     def elasticsearch_headers(self) -> dict[str, str]:
         """Headers every Elasticsearch call of this request carries: the caller's X-Opaque-Id
@@ -50,7 +59,7 @@ def current() -> RequestContext | None:
     return _current.get()
 
 
-def begin(opaque_id: str | None, traceparent: str | None) -> RequestContext:
+def new(opaque_id: str | None, traceparent: str | None) -> RequestContext:
     """The context of a new request from the caller's headers.
 
     The caller's `traceparent` is passed on unchanged when valid; without one the request
@@ -66,10 +75,13 @@ def begin(opaque_id: str | None, traceparent: str | None) -> RequestContext:
     else:
         trace_id = secrets.token_hex(16)
         traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-00"
-    context = RequestContext(request_id=opaque_id or trace_id, trace_id=trace_id,
-                             traceparent=traceparent, opaque_id=opaque_id)
+    return RequestContext(request_id=opaque_id or trace_id, trace_id=trace_id,
+                          traceparent=traceparent, opaque_id=opaque_id)
+
+
+def use(context: RequestContext) -> None:
+    """Makes `context` the one the calls of this thread (in its current context) carry."""
     _current.set(context)
-    return context
 
 
 def end() -> None:

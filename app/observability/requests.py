@@ -1,9 +1,15 @@
-"""Per-request hooks: ids in, ids out, one log line and the request metrics once the answer
-is sent (its body included, which for a forwarded answer is streamed).
+"""Per-request accounting: ids in, ids out, and once the answer is sent one log line and the
+request metrics.
 
-"Sent" is when the server takes the answer's last chunk, or closes it: a WSGI wrapper adds
-the callback there, because a streamed passthrough response never runs its own
-`call_on_close`, and a worker stopping may exit before it would close the answer."""
+Whoever begins a request reports it once its answer has been sent. As the service is deployed
+that is the front (app/front.py), for every request: those it answers itself (a body too slow,
+too many slow bodies from one address, a caller gone before its body arrived) and those the
+app answers, when their last chunk has been handed to the server, streamed or not; the app's
+hooks add what only the route knows (the URL rule, the error type). Without the front (`flask
+run`, the test client, granian's WSGI interface) the app's hooks begin the request and a WSGI
+wrapper reports it when the server has taken its last chunk or closed it (a streamed
+passthrough response never runs its own `call_on_close`).
+"""
 
 import logging
 import time
@@ -15,22 +21,86 @@ from app.observability import context, metrics
 access_log = logging.getLogger("connector_service.access")
 
 FORWARDED_RULE = "/<forwarded:path>"
+# The environ key of a request's RequestContext when the server (the front) began it and
+# reports it.
+BEGUN_BY_SERVER = "connector_service.request"
+DONE = "connector_service.request_done"
+# The status logged and counted for a caller that left before its request could be answered
+# (nginx's "client closed request"); nothing is sent.
+CLIENT_CLOSED = 499
 
 
-def route_label() -> str:
+def arrived(opaque_id: str | None, traceparent: str | None, *, method: str, path: str,
+            client: str | None, user_agent: str | None) -> context.RequestContext:
+    """A request begins: its context from the caller's headers, counted in flight until
+    `request_done`."""
+    observed = context.new(opaque_id, traceparent)
+    observed.method, observed.path = method, path
+    observed.client, observed.user_agent = client, user_agent
+    metrics.HTTP_IN_FLIGHT.inc()
+    return observed
+
+
+def echo_headers(observed: context.RequestContext) -> list[tuple[str, str]]:
+    """The ids every answer carries: the caller's X-Opaque-Id (as Elasticsearch echoes it) and
+    the request's own id."""
+    headers = [("X-Request-Id", observed.request_id)]
+    if observed.opaque_id:
+        headers.insert(0, ("X-Opaque-Id", observed.opaque_id))
+    return headers
+
+
+def route_label(rule) -> str:
     """The URL rule, so ids do not multiply the series: `forwarded` for anything sent on to
     Elasticsearch, `unmatched` for a path no route serves."""
-    rule = request.url_rule
     if rule is None:
         return "unmatched"
     return "forwarded" if rule.rule == FORWARDED_RULE else rule.rule
 
 
-DONE = "connector_service.request_done"
+def request_done(observed: context.RequestContext, *, log: bool) -> None:
+    """The answer has been sent (or there is no one left to send it to): count and log it."""
+    seconds = time.perf_counter() - observed.started
+    metrics.HTTP_IN_FLIGHT.dec()
+    metrics.record_request(observed.method, observed.route, observed.status, seconds)
+    if observed.error:
+        metrics.record_error(observed.status, observed.error[0])
+    if log:
+        log_request(observed, seconds)
+
+
+def log_request(observed: context.RequestContext, seconds: float) -> None:
+    status = observed.status
+    fields = {
+        "event.kind": "event", "event.category": ["web"], "event.type": ["access"],
+        "event.dataset": "connector_sync_jobs.access",
+        "event.outcome": "failure" if status >= 400 else "success",
+        "event.duration": int(seconds * 1e9),
+        "http.request.method": observed.method, "http.request.id": observed.request_id,
+        "http.response.status_code": status, "url.path": observed.path,
+        "trace.id": observed.trace_id, "client.address": observed.client,
+        "user_agent.original": observed.user_agent or None,
+        "connector_service.route": observed.route,
+        "connector_service.elasticsearch.calls": observed.es_calls,
+        "connector_service.elasticsearch.duration_ms": round(observed.es_seconds * 1000, 2),
+    }
+    error = observed.error
+    if error:
+        fields["error.type"], fields["error.message"] = error
+    message = (f"{observed.method} {observed.path} {status} {seconds * 1000:.1f} ms "
+               f"es_calls={observed.es_calls}")
+    if error:
+        message += f" {error[0]}"
+    access_log.info(message, extra={key: value for key, value in fields.items()
+                                    if value is not None})
+
+
+# The app's hooks
 
 
 class AnswerSent:
-    """WSGI wrapper: runs the request's `DONE` callback once the server has sent the answer."""
+    """WSGI wrapper: runs the request's `DONE` callback once the server has sent the answer
+    (when the app's hooks began the request; the front reports those it began itself)."""
 
     def __init__(self, wsgi_app):
         self.wsgi_app = wsgi_app
@@ -90,68 +160,35 @@ def register(app: Flask) -> None:
 
 
 def begin_request() -> None:
-    g.observed = context.begin(request.headers.get("X-Opaque-Id"),
-                               request.headers.get("traceparent"))
-    metrics.HTTP_IN_FLIGHT.inc()
+    observed = request.environ.get(BEGUN_BY_SERVER)
+    g.reports = observed is None
+    if observed is None:
+        observed = arrived(request.headers.get("X-Opaque-Id"), request.headers.get("traceparent"),
+                           method=request.method, path=request.path, client=request.remote_addr,
+                           user_agent=request.user_agent.string)
+    g.observed = observed
+    context.use(observed)
 
 
 def finish_request(response: Response) -> Response:
     observed = g.pop("observed", None)
     if observed is None:
         return response
-    if observed.opaque_id:
-        response.headers["X-Opaque-Id"] = observed.opaque_id  # echoed, as Elasticsearch does
-    response.headers["X-Request-Id"] = observed.request_id
-    details = {
-        "method": request.method, "path": request.path, "route": route_label(),
-        "status": response.status_code, "error": g.get("error"),
-        "client": request.remote_addr, "user_agent": request.user_agent.string,
-        "log": current_app.config["ACCESS_LOG"],
-    }
-    request.environ[DONE] = lambda: request_done(observed, details)
+    for name, value in echo_headers(observed):
+        response.headers[name] = value
+    observed.route = route_label(request.url_rule)
+    observed.status = response.status_code
+    observed.error = g.get("error")
+    if g.pop("reports", False):
+        log = current_app.config["ACCESS_LOG"]
+        request.environ[DONE] = lambda: request_done(observed, log=log)
     context.end()
     return response
-
-
-def request_done(observed: context.RequestContext, details: dict) -> None:
-    seconds = time.perf_counter() - observed.started
-    metrics.HTTP_IN_FLIGHT.dec()
-    metrics.record_request(details["method"], details["route"], details["status"], seconds)
-    error = details["error"]
-    if error:
-        metrics.record_error(details["status"], error[0])
-    if details["log"]:
-        log_request(observed, details, seconds)
-
-
-def log_request(observed: context.RequestContext, details: dict, seconds: float) -> None:
-    status = details["status"]
-    fields = {
-        "event.kind": "event", "event.category": ["web"], "event.type": ["access"],
-        "event.dataset": "connector_sync_jobs.access",
-        "event.outcome": "failure" if status >= 400 else "success",
-        "event.duration": int(seconds * 1e9),
-        "http.request.method": details["method"], "http.request.id": observed.request_id,
-        "http.response.status_code": status, "url.path": details["path"],
-        "trace.id": observed.trace_id, "client.address": details["client"],
-        "user_agent.original": details["user_agent"] or None,
-        "connector_service.route": details["route"],
-        "connector_service.elasticsearch.calls": observed.es_calls,
-        "connector_service.elasticsearch.duration_ms": round(observed.es_seconds * 1000, 2),
-    }
-    error = details["error"]
-    if error:
-        fields["error.type"], fields["error.message"] = error
-    message = (f"{details['method']} {details['path']} {status} {seconds * 1000:.1f} ms "
-               f"es_calls={observed.es_calls}")
-    if error:
-        message += f" {error[0]}"
-    access_log.info(message, extra={key: value for key, value in fields.items()
-                                    if value is not None})
 
 
 def abandon_request(_error=None) -> None:
     """A request that ended without an answer (an exception propagated, as in TESTING)."""
     if g.pop("observed", None) is not None:
-        metrics.HTTP_IN_FLIGHT.dec()
+        if g.pop("reports", False):
+            metrics.HTTP_IN_FLIGHT.dec()
         context.end()
