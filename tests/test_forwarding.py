@@ -334,3 +334,25 @@ def test_a_large_forwarded_answer_arrives_whole_over_real_http(live_url, elastic
     assert forwarded.status == 200
     assert len(forwarded.data) > 64 * 1024
     assert forwarded.json()["hits"]["hits"] == expected.json()["hits"]["hits"]
+
+
+
+def test_an_answer_closed_before_its_end_gives_its_connection_to_elasticsearch_back(
+        elasticsearch_url, es, index):
+    """What the server does when the caller leaves half-way (app/front.py closes the answer):
+    the forward's connection is closed and its place in the pool given back at once, not
+    whenever the garbage collector finds the answer."""
+    es.index(index=index, id="large", document={"text": "z" * 4_000_000}, refresh=True)
+    app = create_app({"TESTING": True, "ELASTICSEARCH_URL": elasticsearch_url,
+                      "INSTALL_TEMPLATES_ON_START": False})
+    pool = app.extensions["connector_storage"].forwarder.pool
+    free = pool.pool.qsize()
+
+    answer = app.test_client().get(f"/{index}/_doc/large", buffered=False)
+    first = next(iter(answer.response))  # of 4 MB, sent with its Content-Length
+    held = pool.pool.qsize()
+    answer.close()
+
+    assert answer.status_code == 200 and first
+    assert held == free - 1
+    assert pool.pool.qsize() == free

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 from werkzeug.routing import PathConverter
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wsgi import ClosingIterator, get_input_stream
 
 from app.api import paths
 from app.api.requests import store
@@ -60,11 +60,13 @@ def forward(path: str):
         request.method, raw_path(), request.environ.get("QUERY_STRING", ""),
         request.headers.items(), body, content_length,
         abort_when=watch().on if watch is not None else None)
-    response = Response(answer.chunks(), status=answer.status, headers=answer.headers,
-                        direct_passthrough=True)
+    # The server closes what it is given when the answer is sent or its caller leaves: with
+    # direct_passthrough that is this iterator itself (the response's own call_on_close never
+    # runs), which returns the connection to the pool, or drops it if the body was left unread.
+    response = Response(ClosingIterator(answer.chunks(), answer.close), status=answer.status,
+                        headers=answer.headers, direct_passthrough=True)
     if not any(name.lower() == "content-type" for name, _ in answer.headers):
         del response.headers["Content-Type"]  # not the default text/html Flask would add
-    response.call_on_close(answer.close)
     return response
 
 
