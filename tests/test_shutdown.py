@@ -1,6 +1,8 @@
 """Stopping a running service as a supervisor does (SIGTERM): it stops accepting, finishes the
 requests in flight, and exits 0, under load; scripts/serve and the container's entrypoint pass
-the signal on the same way.
+the signal on the same way. In flight when the signal comes: check-ins, forwards Elasticsearch
+holds for seconds, writes whose body is still arriving (the front reads bodies on granian's
+event loop), and large answers still streaming to slow readers.
 
 Every request carries its own X-Opaque-Id; the server's log says which ones it accepted. The
 rule checked: every request the service accepted was answered in full; the others were
@@ -21,11 +23,17 @@ import pytest
 import urllib3
 
 from tests.live_server import REPO_ROOT, free_port, production_process, wait_until_healthy
+from tests.raw_http import connection, read_answer, start_body
 
 LOAD_THREADS = 12
 SLOW_REQUESTS = 4
 # A forwarded request the node holds for this long before answering 408 (wait_for_nodes).
 SLOW_SECONDS = 3
+# Writes whose body's second half is sent this long after the first (the signal comes between).
+BODIES_IN_FLIGHT, BODY_PAUSE = 2, 1.2
+# Readers of a large answer, reading it in pieces over about two seconds.
+LARGE_READERS, LARGE_BYTES = 2, 4_000_000
+INDEX = "shutdown-test"
 
 
 class Load:
@@ -40,6 +48,8 @@ class Load:
         self.threads = [threading.Thread(target=self.check_in_until_refused)
                         for _ in range(LOAD_THREADS)]
         self.slow = [threading.Thread(target=self.slow_request) for _ in range(SLOW_REQUESTS)]
+        self.slow += [threading.Thread(target=self.body_in_flight) for _ in range(BODIES_IN_FLIGHT)]
+        self.slow += [threading.Thread(target=self.large_answer) for _ in range(LARGE_READERS)]
 
     def send(self, method: str, path: str) -> str:
         request_id = uuid.uuid4().hex
@@ -51,9 +61,44 @@ class Load:
             outcome = ("refused", repr(err))
         except urllib3.exceptions.HTTPError as err:
             outcome = ("cut off", repr(err))
+        return self.record(request_id, outcome)
+
+    def record(self, request_id: str, outcome: tuple[str, object]) -> str:
         with self.lock:
             self.outcomes.append((request_id, *outcome))
         return outcome[0]
+
+    def body_in_flight(self):
+        """A forwarded write: half its body before the signal, the rest after it."""
+        request_id = uuid.uuid4().hex
+        body = json.dumps({"request": request_id}).encode()
+        try:
+            with connection(self.url) as sock:
+                start_body(sock, f"/{INDEX}/_doc", len(body), body[:10],
+                           headers={"X-Opaque-Id": request_id, "Connection": "close"})
+                time.sleep(BODY_PAUSE)
+                sock.sendall(body[10:])
+                outcome = ("answered", read_answer(sock, timeout=30)[0])
+        except OSError as err:
+            outcome = ("cut off", repr(err))
+        self.record(request_id, outcome)
+
+    def large_answer(self):
+        """A forwarded read of a large document, read slowly: still streaming at the signal."""
+        request_id = uuid.uuid4().hex
+        try:
+            answer = self.http.request("GET", f"{self.url}/{INDEX}/_doc/large", headers={
+                "X-Opaque-Id": request_id, "Connection": "close"}, preload_content=False)
+            size = 0
+            for piece in answer.stream(LARGE_BYTES // 16):
+                size += len(piece)
+                time.sleep(0.12)
+            answer.release_conn()
+            outcome = ("answered", answer.status) if size > LARGE_BYTES else (
+                "cut off", f"{size} bytes of the answer")
+        except urllib3.exceptions.HTTPError as err:
+            outcome = ("cut off", repr(err))
+        self.record(request_id, outcome)
 
     def check_in_until_refused(self):
         deadline = time.monotonic() + 60
@@ -92,12 +137,14 @@ def check(load: Load, log_text: str) -> None:
     answered = [o for o in load.outcomes if o[1] == "answered"]
     cut_off = [o for o in load.outcomes if o[1] == "cut off"]
     assert answered, "no request was answered before the stop"
-    assert all(status in (200, 408) for _, _, status in answered), answered
+    assert all(status in (200, 201, 408) for _, _, status in answered), answered
     # Every request the service accepted got its whole answer ...
     assert not [o for o in cut_off if o[0] in accepted], cut_off
     # ... the slow ones too, held by the node for seconds after the signal.
     slow = [o for o in answered if o[2] == 408]
     assert len(slow) == SLOW_REQUESTS
+    # ... the writes whose body was still arriving ...
+    assert len([o for o in answered if o[2] == 201]) == BODIES_IN_FLIGHT
     # A connection cut without an answer is one the service never read a request from (the
     # kernel had queued it when the listener closed): it must not be in the log.
     assert all(o[0] not in accepted for o in cut_off)
@@ -107,11 +154,15 @@ def check(load: Load, log_text: str) -> None:
 
 
 @pytest.fixture
-def claimed_job(api):
+def claimed_job(api, es):
+    """A job to check in, and the index of the forwarded writes and the large document."""
     api.create_connector("stopping", index_name="search-stopping")
     job_id = api.new_job("stopping")
     api.claim(job_id)
-    return job_id
+    es.indices.delete(index=INDEX, ignore_unavailable=True)
+    es.index(index=INDEX, id="large", document={"text": "s" * LARGE_BYTES}, refresh=True)
+    yield job_id
+    es.indices.delete(index=INDEX, ignore_unavailable=True)
 
 
 def test_sigterm_under_load_answers_every_accepted_request_and_exits_0(
