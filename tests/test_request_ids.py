@@ -49,11 +49,15 @@ def running_tasks(elasticsearch_url: str, actions: str) -> list[dict]:
 
 
 def headers_seen_by_elasticsearch(elasticsearch_url: str, request: threading.Thread) -> list[dict]:
-    """The headers of every connector-index task the node ran while `request` was running."""
+    """The headers of every connector-index task the node started while `request` was running
+    (starts `request`): a task of the test's own setup may still be listed as it ends."""
+    since = int(time.time() * 1000)  # ms, as the node stamps its tasks (the same clock)
+    request.start()
     seen = []
     while request.is_alive():
         seen += [task.get("headers", {}) for task in running_tasks(elasticsearch_url, "indices:data/*")
-                 if "connectors-sync-jobs" in task.get("description", "")]
+                 if "connectors-sync-jobs" in task.get("description", "")
+                 and task["start_time_in_millis"] >= since]
         time.sleep(0.005)
     return seen
 
@@ -65,7 +69,6 @@ def test_opaque_id_and_trace_context_reach_every_elasticsearch_call_of_a_request
     sweep = threading.Thread(target=lambda: answers.append(http.request(
         "POST", live_url + "/_connector/_sync_job/_stale/_error?older_than=10m",
         headers={"X-Opaque-Id": "nightly-sweep-42", "traceparent": TRACEPARENT})))
-    sweep.start()
     seen = headers_seen_by_elasticsearch(elasticsearch_url, sweep)
     sweep.join()
 
@@ -83,7 +86,6 @@ def test_without_ids_a_request_gets_a_trace_of_its_own_and_no_opaque_id_is_inven
     answers = []
     sweep = threading.Thread(target=lambda: answers.append(http.request(
         "POST", live_url + "/_connector/_sync_job/_stale/_error?older_than=10m")))
-    sweep.start()
     seen = headers_seen_by_elasticsearch(elasticsearch_url, sweep)
     sweep.join()
 
