@@ -19,7 +19,8 @@
   const CANCELABLE = new Set(["pending", "in_progress", "suspended"]);
   const RUNNING = new Set(["in_progress", "canceling"]);
   const DEFAULTS = { connector_id: "", status: "", job_type: "", from: 0, size: 25, job: "", refresh: 5 };
-  // With AUTH_MODE=api_key the page asks for a key and keeps it for this tab (sessionStorage).
+  // When the service asks for an API key (AUTH_MODE=api_key, or the cluster's own with
+  // AUTH_MODE=elasticsearch) the page asks for one and keeps it for this tab (sessionStorage).
   const API_KEY_ITEM = "connector-sync-jobs.api-key";
   const MAX_NOTICES = 3;
 
@@ -63,7 +64,8 @@
     } catch {
       body = null;
     }
-    if (response.status === 401 && /^apikey\b/i.test(response.headers.get("WWW-Authenticate") || "")) {
+    // One challenge (AUTH_MODE=api_key) or the cluster's three (Basic, Bearer, ApiKey), joined.
+    if (response.status === 401 && /(^|,)\s*apikey\b/i.test(response.headers.get("WWW-Authenticate") || "")) {
       showKeyControls(true);
     }
     if (!response.ok) {
