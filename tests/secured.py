@@ -48,9 +48,11 @@ USERS = {
     "worker": "connector_worker",
     "nobody": "no_privileges",
 }
-# Service accounts given a token: fleet-server holds `cluster:admin/xpack/connector/*`,
-# auto-ops no connector privilege at all.
-SERVICE_ACCOUNTS = ("elastic/fleet-server", "elastic/auto-ops")
+# Service accounts given a token, by Elasticsearch major version: the first may manage
+# connectors (9.x fleet-server holds `cluster:admin/xpack/connector/*`; 8.x fleet-server does
+# not, and 8.x enterprise-search-server holds `manage`), auto-ops holds no connector privilege.
+SERVICE_ACCOUNTS = {"8": ("elastic/enterprise-search-server", "elastic/auto-ops"),
+                    "9": ("elastic/fleet-server", "elastic/auto-ops")}
 TOKEN_NAME = "connector-sync-jobs-tests"
 TLS_SETTINGS = {
     "xpack.security.enabled": "true",
@@ -89,9 +91,13 @@ class SecuredNode(LocalNode):
         return basic(user, password_of(user))
 
     @property
+    def service_accounts(self) -> tuple[str, str]:
+        return SERVICE_ACCOUNTS[self.version.split(".")[0]]
+
+    @property
     def bearer(self) -> dict[str, str]:
-        """elastic/fleet-server's token, which may manage connectors."""
-        return {"Authorization": f"Bearer {self.tokens['elastic/fleet-server']}"}
+        """The token of a service account that may manage connectors."""
+        return {"Authorization": f"Bearer {self.tokens[self.service_accounts[0]]}"}
 
     @property
     def auto_ops_token(self) -> str:
@@ -134,7 +140,7 @@ class SecuredNode(LocalNode):
         if home.returncode != 0:
             raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{home.stderr[-2000:]}")
         home = Path(home.stdout.strip())
-        definition = json.dumps([ROLES, USERS, SERVICE_ACCOUNTS, TOKEN_NAME, self.version],
+        definition = json.dumps([ROLES, USERS, self.service_accounts, TOKEN_NAME, self.version],
                                 sort_keys=True)
         kept = home.parent / f"secured-config-{hashlib.sha256(definition.encode()).hexdigest()[:16]}"
         if not (kept / "tokens.json").exists():
@@ -160,7 +166,7 @@ class SecuredNode(LocalNode):
                 roles.write(f"{name}: {json.dumps(role)}\n")  # JSON is YAML
         scratch_root = Path(tempfile.mkdtemp(prefix="scratch-", dir=config.parent))
         scratch_root.chmod(0o755)
-        scratch = {name: scratch_root / name.replace("/", "-") for name in [*USERS, *SERVICE_ACCOUNTS]}
+        scratch = {name: scratch_root / name.replace("/", "-") for name in [*USERS, *self.service_accounts]}
         for folder in scratch.values():
             shutil.copytree(config, folder)
 
@@ -169,7 +175,7 @@ class SecuredNode(LocalNode):
         users = {user: self._tool("users", "useradd", user, "-p", password_of(user), "-r", role,
                                   config=scratch[user]) for user, role in USERS.items()}
         tokens = {account: self._tool("service-tokens", "create", account, TOKEN_NAME,
-                                      config=scratch[account]) for account in SERVICE_ACCOUNTS}
+                                      config=scratch[account]) for account in self.service_accounts}
         self._finish(ca, "certutil ca")
         _unzip(config / "ca.zip")
         cert = self._tool("certutil", "cert", "--silent", "--pem", "--name", "http",

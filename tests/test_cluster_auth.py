@@ -197,7 +197,7 @@ def test_no_credential_reaches_a_log_or_an_answer(secured_app, secured_node, eve
     client = secured_app().test_client()
     logging.getLogger("elastic_transport").setLevel(logging.DEBUG)
     secrets = [password_of("reader"), password_of("manager"), "wrong-Pa55", secured_node.auto_ops_token,
-               secured_node.tokens["elastic/fleet-server"]]
+               secured_node.bearer["Authorization"].split(" ", 1)[1]]
     headers = [secured_node.headers("reader"), secured_node.headers("manager"),
                basic("reader", "wrong-Pa55"), secured_node.bearer,
                {"Authorization": f"Bearer {secured_node.auto_ops_token}"}]

@@ -224,12 +224,12 @@ def test_the_403_reads_as_the_clusters_own_for_the_same_caller(secured_node, sec
 
 def test_a_bearer_service_account_token_is_authenticated_by_the_cluster(secured_node, secured_url,
                                                                        secured_es):
-    """elastic/fleet-server holds `cluster:admin/xpack/connector/*`, which grants what
-    `manage_connector` grants."""
-    fleet = ApiClient(HttpClient(secured_url, secured_node.bearer))
+    """A service account whose built-in privileges grant what `manage_connector` grants."""
+    service_account = ApiClient(HttpClient(secured_url, secured_node.bearer))
 
-    fleet.create_connector(CONNECTOR, index_name="search-secured")
-    job_id = fleet.new_job(CONNECTOR)
+    service_account.put_connector(CONNECTOR, expect=201, index_name="search-secured",
+                                  service_type="dir")
+    job_id = service_account.new_job(CONNECTOR)
 
     assert stored_job(secured_es, job_id)["status"] == "pending"
 
