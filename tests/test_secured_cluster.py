@@ -8,7 +8,7 @@ import json
 
 import pytest
 import urllib3
-from elasticsearch import Elasticsearch
+from elasticsearch import AuthorizationException, Elasticsearch
 
 from app.storage import (
     CONCRETE_CONNECTORS_INDEX,
@@ -310,3 +310,31 @@ def test_a_probe_without_credentials_learns_the_health_status_alone(secured_url)
     answer = urllib3.request("GET", secured_url + "/_connector_service/health")
 
     assert (answer.status, json.loads(answer.data)) == (200, {"status": "green"})
+
+
+# Clients
+
+
+@pytest.mark.filterwarnings("ignore::elasticsearch.exceptions.GeneralAvailabilityWarning")
+def test_the_official_client_passes_the_clusters_credentials_and_raises_on_a_403(
+        secured_url, job):
+    manager = Elasticsearch(secured_url, basic_auth=("manager", password_of("manager")))
+    reader = Elasticsearch(secured_url, basic_auth=("reader", password_of("reader")))
+
+    assert reader.connector.sync_job_get(connector_sync_job_id=job)["status"] == "pending"
+    with pytest.raises(AuthorizationException) as refused:
+        reader.connector.sync_job_cancel(connector_sync_job_id=job)
+    manager.connector.sync_job_cancel(connector_sync_job_id=job)
+
+    assert refused.value.meta.status == 403
+    assert "sync_job/cancel] is unauthorized for user [reader]" in str(refused.value)
+    assert manager.connector.sync_job_get(connector_sync_job_id=job)["status"] == "canceled"
+
+
+def test_the_openapi_document_declares_the_clusters_credentials(secured_node, secured_url):
+    document = HttpClient(secured_url, secured_node.headers("reader")).open(
+        "/_connector_service/openapi.json").get_json()
+
+    assert set(document["components"]["securitySchemes"]) == {"Basic", "ApiKey", "Bearer"}
+    claim = document["paths"]["/_connector/_sync_job/{job_id}/_claim"]["put"]
+    assert {"401", "403"} <= set(claim["responses"])
