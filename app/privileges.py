@@ -90,8 +90,10 @@ ROUTE_REQUIREMENTS: dict[tuple[str, str], Requirement] = {
     ("GET", "service.root"): Requirement("cluster:monitor/main", CLUSTER_MONITOR),
 }
 # Routes any authenticated caller may use: the health report (booleans about the service and
-# the cluster, no connector data) and the description of the API.
-AUTHENTICATED_ONLY = frozenset({"service.health", "service.openapi_document"})
+# the cluster, no connector data), the description of the API, and the dashboard's page and
+# assets (no data; served without credentials too, but a browser sends the ones it holds).
+AUTHENTICATED_ONLY = frozenset({"service.health", "service.openapi_document",
+                                "dashboard.dashboard_page", "dashboard.static"})
 
 
 def requirement_for(method: str, endpoint: str | None) -> Requirement | None:
@@ -100,8 +102,8 @@ def requirement_for(method: str, endpoint: str | None) -> Requirement | None:
     A route missing from the table (added without a decision) is treated by its method: reads
     need `monitor_connector`, anything else `manage_connector`.
     """
-    if endpoint in AUTHENTICATED_ONLY:
-        return None
+    if endpoint in AUTHENTICATED_ONLY or method == "OPTIONS":
+        return None  # OPTIONS tells the allowed methods, nothing stored
     method = "GET" if method == "HEAD" else method
     found = ROUTE_REQUIREMENTS.get((method, endpoint or ""))
     if found is not None:

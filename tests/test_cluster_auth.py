@@ -9,7 +9,6 @@ import pytest
 from app import create_app
 from app.cluster_auth import Caller, RememberedCallers
 from app.privileges import AUTHENTICATED_ONLY, ROUTE_REQUIREMENTS, requirement_for
-from app.security import DASHBOARD_ASSETS, DASHBOARD_PAGE
 from tests.api_client import error_type
 from tests.secured import basic, password_of
 
@@ -34,11 +33,9 @@ def caller(name: str = "reader") -> Caller:
 
 def test_every_route_of_the_service_has_a_privilege_decision():
     app = create_app(NO_NODE)
-    public = {DASHBOARD_PAGE}
     undecided = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in ("forwarding.forward", "static") or rule.rule in public \
-                or rule.rule.startswith(DASHBOARD_ASSETS):
+        if rule.endpoint in ("forwarding.forward", "static"):
             continue
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             if (method, rule.endpoint) not in ROUTE_REQUIREMENTS \
@@ -57,6 +54,12 @@ def test_reads_need_monitor_connector_and_writes_manage_connector():
     assert not claim.met_by({"monitor_connector": True})
     assert claim.met_by({"manage_connector": True})
     assert requirement_for("HEAD", "service.root") == requirement_for("GET", "service.root")
+
+
+def test_the_dashboards_page_and_assets_and_any_options_need_no_connector_privilege():
+    assert requirement_for("GET", "dashboard.dashboard_page") is None
+    assert requirement_for("GET", "dashboard.static") is None
+    assert requirement_for("OPTIONS", "sync_jobs.claim_sync_job") is None
 
 
 def test_a_route_without_a_decision_is_judged_by_its_method():
