@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_input_limits(app)
     init_storage(app, settings)
+    install_security_checks(app)
     register_blueprints(app)
     register_commands(app)
     register_response_headers(app)
@@ -76,6 +77,13 @@ def init_storage(app: Flask, settings: Config) -> None:
     app.extensions["connector_storage"] = storage
     if settings.INSTALL_TEMPLATES_ON_START:
         storage.layout.install_in_background()
+
+
+def install_security_checks(app: Flask) -> None:
+    """What the auth hooks ask the cluster with (the mode left to it, callers it vouched for)."""
+    from app.security import install_checks
+
+    install_checks(app, app.extensions["connector_storage"])
 
 
 def register_blueprints(app: Flask) -> None:

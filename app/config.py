@@ -61,18 +61,23 @@ class Config:
     # Forward requests that are not _connector* to Elasticsearch.
     FORWARD_OTHER_ROUTES: bool = _env("FORWARD_OTHER_ROUTES", True, as_bool)
     # Forwarded requests carry the caller's own Authorization. True sends the service's
-    # ELASTICSEARCH_API_KEY / USERNAME instead, lending its rights to anyone who can reach it
-    # (a warning is logged at start-up); only for a service no one else can reach.
+    # ELASTICSEARCH_API_KEY / USERNAME instead (a warning is logged at start-up); only with
+    # AUTH_MODE=api_key or basic, whose credentials every forwarded request must then present.
     FORWARD_WITH_SERVICE_CREDENTIALS: bool = _env("FORWARD_WITH_SERVICE_CREDENTIALS", False, as_bool)
     # Seconds a forwarded request may wait for Elasticsearch's answer (connecting is bounded by
     # ELASTICSEARCH_REQUEST_TIMEOUT): a worker's _bulk or _refresh can take far longer than the
     # service's own calls; the connectors framework itself waits 240 s.
     FORWARD_REQUEST_TIMEOUT: float = _env("FORWARD_REQUEST_TIMEOUT", 120.0, float)
 
-    # Callers' authentication on the service's own routes (app.security, docs/security.md).
-    # none | api_key | basic. Unset: api_key if AUTH_API_KEYS is set, basic if
-    # AUTH_BASIC_USERS is, none on a loopback HOST; on any other HOST the app refuses to start.
+    # Callers' authentication (app.security, app.auth_modes, docs/security.md).
+    # none | api_key | basic | elasticsearch. Unset: api_key if AUTH_API_KEYS is set, basic if
+    # AUTH_BASIC_USERS is; otherwise elasticsearch when the cluster has security enabled, none
+    # on a loopback HOST when it has not, and on any other HOST every request is refused.
     AUTH_MODE: str = _env("AUTH_MODE", "")
+    # AUTH_MODE=elasticsearch: seconds the cluster's answer about one credential is reused
+    # (0 to 60), and how many credentials are remembered at most.
+    AUTH_CACHE_SECONDS: float = _env("AUTH_CACHE_SECONDS", 30.0, float)
+    AUTH_CACHE_SIZE: int = _env("AUTH_CACHE_SIZE", 10_000, int)
     # Accepted `Authorization: ApiKey <key>` values, comma-separated.
     AUTH_API_KEYS: list = _env("AUTH_API_KEYS", (), as_list)
     # Accepted `user:password` pairs for `Authorization: Basic`, comma-separated.

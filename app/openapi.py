@@ -17,6 +17,7 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask
 from werkzeug.routing import PathConverter, Rule
 
+from app.exceptions import RestError
 from app.schemas import responses
 from app.schemas.fields import MAX_INTEGER, CommaList, Count, Enum, Instant, QueryInt
 from app.security import answers_without_credentials
@@ -99,7 +100,7 @@ def build(app: Flask) -> dict[str, Any]:
             operation = _operation(app, rule, view, method, operation_ids)
             if security:
                 # `{}`: the operation may also be called without credentials.
-                open_too = answers_without_credentials(rule.rule, app.config.get("AUTH_MODE", "none"))
+                open_too = answers_without_credentials(rule.rule, app.config.get("AUTH_MODE") or "")
                 operation["security"] = [*security, {}] if open_too else security
             paths.setdefault(path, {})[method.lower()] = operation
     for path in sorted(paths):
@@ -209,10 +210,11 @@ def _fallback_bodies(method: str, contract: dict | None) -> dict[int, type | Non
 
 def _error_statuses(app: Flask, rule: Rule, method: str, contract: dict | None) -> set[int]:
     statuses = {413, 503}  # any body is measured (app.api.limits); any view may need ES
-    if app.config.get("AUTH_MODE", "none") != "none":
+    mode = auth_mode(app)
+    if mode != "none":
         statuses.add(401)
-    if app.config.get("CORS_ALLOWED_ORIGINS"):
-        statuses.add(403)
+    if app.config.get("CORS_ALLOWED_ORIGINS") or mode == "elasticsearch":
+        statuses.add(403)  # an origin not allowed; a cluster privilege the caller lacks
     if contract is not None:
         statuses |= {400, 406}
         if method in WRITE_METHODS:
@@ -222,8 +224,26 @@ def _error_statuses(app: Flask, rule: Rule, method: str, contract: dict | None) 
     return statuses
 
 
+def auth_mode(app: Flask) -> str:
+    """The mode callers are checked with; an unset one as the cluster decided it (by the time
+    the document is asked for, the request that asks has decided it)."""
+    try:
+        return app.extensions["auth_mode"].current()
+    except RestError:
+        return app.config.get("AUTH_MODE") or "none"
+
+
 def _security(spec: APISpec, app: Flask) -> list[dict]:
-    mode = app.config.get("AUTH_MODE", "none")
+    mode = auth_mode(app)
+    if mode == "elasticsearch":
+        spec.components.security_scheme("Basic", {
+            "type": "http", "scheme": "basic", "description": "a user of the cluster"})
+        spec.components.security_scheme("ApiKey", {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "`ApiKey <encoded key>`, an API key of the cluster"})
+        spec.components.security_scheme("Bearer", {
+            "type": "http", "scheme": "bearer", "description": "a token of the cluster"})
+        return [{"Basic": []}, {"ApiKey": []}, {"Bearer": []}]
     if mode == "api_key":
         spec.components.security_scheme("ApiKey", {
             "type": "apiKey", "in": "header", "name": "Authorization",

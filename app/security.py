@@ -1,10 +1,12 @@
-"""Who may call the service's own routes, which browser origins may write or read its
-answers, and which host names it answers to.
+"""Who may call the service, which browser origins may write or read its answers, and which
+host names it answers to.
 
 The service's own routes are `/` and `/_connector*` (which includes `/_connector_service/*`);
-anything else is forwarded to Elasticsearch, which authorizes it itself with the caller's own
-`Authorization` header. The host and cross-origin checks apply to every path, forwarded ones
-included. docs/security.md explains the choices.
+anything else is forwarded to Elasticsearch with the caller's own `Authorization` header.
+Forwarding never widens access: whenever the service checks callers, a forwarded request passes
+the same check unless the cluster itself authenticates it (app.auth_modes decides the mode). The
+host and cross-origin checks apply to every path, forwarded ones included. docs/security.md
+explains the choices.
 """
 
 import base64
@@ -17,13 +19,22 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
 
+from app import cluster_auth
+from app.auth_modes import (  # ConfigurationError: what register_security raises
+    STATIC_MODES,
+    ConfigurationError,  # noqa: F401
+    ResolvedMode,
+    SecurityState,
+    configured_mode,
+)
 from app.config import Config
 from app.errors import error_response
-from app.exceptions import RestError
+from app.exceptions import RestError, StorageUnavailable
+from app.privileges import requirement_for
+from app.storage import CallerNotAuthenticated
 
 log = logging.getLogger(__name__)
 
-AUTH_MODES = ("none", "api_key", "basic")
 SERVICE_PATH_PREFIXES = ("/_connector",)
 # Answered without credentials, with their status only, for load balancers and orchestrators.
 HEALTH_PATH = "/_connector_service/health"
@@ -32,8 +43,9 @@ PROBE_PATHS = (HEALTH_PATH, "/_connector_service/live", "/_connector_service/rea
 # mode: a scraper's credential that reaches nothing else.
 METRICS_PATH = "/_connector_service/metrics"
 # The dashboard's page and assets hold no data. A browser cannot add an ApiKey header to a page
-# load, so with api_key they are served to anyone and the page asks for the key its API calls
-# need; with basic they stay behind the browser's own login prompt.
+# load, so with api_key (and with the cluster's credentials, which may be API keys) they are
+# served to anyone and the page's API calls ask for credentials; with basic they stay behind
+# the browser's own login prompt.
 DASHBOARD_PAGE = "/_connector_service/dashboard"
 DASHBOARD_ASSETS = DASHBOARD_PAGE + "/static/"
 # The challenges Elasticsearch itself sends with a 401.
@@ -43,10 +55,6 @@ CORS_ALLOW_METHODS = "OPTIONS, HEAD, GET, POST, PUT, DELETE"
 CORS_ALLOW_HEADERS = ("X-Requested-With, Content-Type, Content-Length, Authorization, Accept, "
                       "User-Agent, X-Elastic-Client-Meta")
 CORS_MAX_AGE = "1728000"
-
-
-class ConfigurationError(RuntimeError):
-    """A setting the service refuses to start with."""
 
 
 class AuthenticationRequired(RestError):
@@ -86,73 +94,21 @@ def is_service_path(path: str) -> bool:
     return path == "/" or path.startswith(SERVICE_PATH_PREFIXES)
 
 
-def answers_without_credentials(path: str, mode: str) -> bool:
-    """The service paths a caller without an Authorization header may call when auth is on."""
+def answers_without_credentials(path: str, configured: str) -> bool:
+    """The service paths a caller without an Authorization header may call when auth is on
+    (`configured` is the mode as configured: the dashboard stays behind basic's prompt)."""
     return path in PROBE_PATHS or (
-        mode == "api_key" and (path == DASHBOARD_PAGE or path.startswith(DASHBOARD_ASSETS)))
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip().strip("[]")
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def resolve_auth_mode(settings: Config) -> str:
-    """The auth mode to run with, or ConfigurationError: never open by accident."""
-    mode = settings.AUTH_MODE.strip().lower()
-    if not mode:
-        if settings.AUTH_API_KEYS and settings.AUTH_BASIC_USERS:
-            raise ConfigurationError(
-                "Both AUTH_API_KEYS and AUTH_BASIC_USERS are set: choose one with AUTH_MODE "
-                "(api_key or basic).")
-        if settings.AUTH_API_KEYS:
-            mode = "api_key"
-        elif settings.AUTH_BASIC_USERS:
-            mode = "basic"
-        elif is_loopback(settings.HOST):
-            mode = "none"
-        else:
-            raise ConfigurationError(
-                f"HOST is {settings.HOST!r}, which is not a loopback address, and AUTH_MODE is not "
-                "set. Set AUTH_MODE=api_key with AUTH_API_KEYS, or AUTH_MODE=basic with "
-                "AUTH_BASIC_USERS, or AUTH_MODE=none to serve without authentication "
-                "(docs/security.md).")
-    if mode not in AUTH_MODES:
-        raise ConfigurationError(f"AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {mode!r}.")
-    if mode == "none" and (settings.AUTH_API_KEYS or settings.AUTH_BASIC_USERS):
-        # Credentials given but switched off: most likely a default left in place (compose's).
-        given = "AUTH_API_KEYS" if settings.AUTH_API_KEYS else "AUTH_BASIC_USERS"
-        raise ConfigurationError(
-            f"AUTH_MODE is none but {given} is set, so it would be ignored. Set AUTH_MODE="
-            f"{'api_key' if settings.AUTH_API_KEYS else 'basic'}, or unset {given}.")
-    if mode == "api_key" and not settings.AUTH_API_KEYS:
-        raise ConfigurationError("AUTH_MODE=api_key needs at least one key in AUTH_API_KEYS.")
-    if mode == "basic":
-        if not settings.AUTH_BASIC_USERS:
-            raise ConfigurationError("AUTH_MODE=basic needs AUTH_BASIC_USERS (user:password,...).")
-        for position, pair in enumerate(settings.AUTH_BASIC_USERS, start=1):
-            user, _, password = pair.partition(":")
-            if not user or not password:
-                # The pair itself is a secret: name its position, not its text.
-                raise ConfigurationError(
-                    f"AUTH_BASIC_USERS entry {position} is not of the form user:password.")
-    if mode == "none" and not is_loopback(settings.HOST):
-        log.warning("AUTH_MODE=none on HOST %s: anyone who reaches it may call every route",
-                    settings.HOST)
-    return mode
+        configured != "basic" and (path == DASHBOARD_PAGE or path.startswith(DASHBOARD_ASSETS)))
 
 
 def register_security(app: Flask, settings: Config) -> None:
     """Checks the settings (raising ConfigurationError), then installs the CORS and auth hooks.
 
-    CORS comes first: a browser's preflight carries no credentials.
+    CORS comes first: a browser's preflight carries no credentials. The mode left to the
+    cluster, and the cluster's answers about callers, need the storage: `install_checks`
+    completes the set-up once it exists.
     """
-    app.config["AUTH_MODE"] = resolve_auth_mode(settings)
+    app.config["AUTH_MODE"] = configured_mode(settings)
     app.config["METRICS_BEARER_TOKENS"] = list(settings.METRICS_BEARER_TOKENS)
     app.config["CORS_ALLOWED_ORIGINS"] = list(settings.CORS_ALLOWED_ORIGINS)
     app.config["ALLOWED_HOSTS"] = [host.lower() for host in settings.ALLOWED_HOSTS]
@@ -162,6 +118,16 @@ def register_security(app: Flask, settings: Config) -> None:
     app.before_request(authenticate)
     app.after_request(allow_origin)
     app.register_error_handler(AuthenticationRequired, challenge_response)
+    app.register_error_handler(CallerNotAuthenticated, cluster_challenge_response)
+
+
+def install_checks(app: Flask, storage) -> None:
+    """What `authenticate` asks the cluster with: its security state and remembered callers."""
+    state = SecurityState(storage.security)
+    app.extensions["auth_mode"] = ResolvedMode(app.config["AUTH_MODE"], app.config["HOST"], state)
+    app.extensions["cluster_security_state"] = state
+    app.extensions["remembered_callers"] = cluster_auth.RememberedCallers(
+        app.config["AUTH_CACHE_SECONDS"], app.config["AUTH_CACHE_SIZE"])
 
 
 def challenge_response(error: AuthenticationRequired) -> Response:
@@ -170,19 +136,77 @@ def challenge_response(error: AuthenticationRequired) -> Response:
     return response
 
 
+def cluster_challenge_response(error: CallerNotAuthenticated) -> Response:
+    """The cluster's 401 as the cluster wrote it, naming this request instead of its own."""
+    cause = dict(error.error)
+    if isinstance(cause.get("reason"), str):
+        cause["reason"] = cause["reason"].replace(
+            "REST request [/_security/_authenticate]", f"REST request [{request_uri()}]")
+    response = current_app.response_class(status=401, mimetype="application/json")
+    response.set_data(current_app.json.dumps(
+        {"error": {"root_cause": [cause], **cause}, "status": 401}))
+    for challenge in error.challenges:
+        response.headers.add("WWW-Authenticate", challenge)
+    return response
+
+
+def request_uri() -> str:
+    """The path and query as the caller sent them, as Elasticsearch names a REST request."""
+    from app.api.forwarding import raw_path
+
+    query = request.environ.get("QUERY_STRING", "")
+    return raw_path() + (f"?{query}" if query else "")
+
+
 # Authentication
 
 
 def authenticate() -> None:
-    """Refuses a call to the service's own routes without valid credentials (when auth is on)."""
-    mode = current_app.config["AUTH_MODE"]
-    if mode == "none" or not is_service_path(request.path):
+    """Refuses a request without valid credentials, on the service's own routes and, whenever
+    forwarding would otherwise widen access, on forwarded ones."""
+    service_path = is_service_path(request.path)
+    if not service_path and not current_app.config["FORWARD_OTHER_ROUTES"]:
+        return  # a 404 of the service's own
+    resolved = current_app.extensions["auth_mode"]
+    if (service_path and "Authorization" not in request.headers
+            and answers_without_credentials(request.path, resolved.configured)):
+        try:
+            open_service = resolved.current() == "none"
+        except StorageUnavailable:
+            # Undecided while the cluster is down. On a loopback HOST the default is open unless
+            # the cluster has security, and the report holds no connector data: say it all.
+            open_service = resolved.loopback
+        g.anonymous = not open_service  # health answers such a caller with its status alone
         return
-    if request.path == METRICS_PATH and scraper_token_matches(request.headers.get("Authorization", "")):
+    authorization = request.headers.get("Authorization", "")
+    if request.path == METRICS_PATH and scraper_token_matches(authorization):
         return
-    if "Authorization" not in request.headers and answers_without_credentials(request.path, mode):
-        g.anonymous = True  # health answers such a caller with its status alone
+    mode = resolved.current()
+    if mode == "none":
         return
+    if mode == "elasticsearch":
+        caller = cluster_auth.authenticated_caller(
+            current_app.extensions["connector_storage"].security,
+            current_app.extensions["remembered_callers"], request.headers)
+        requirement = requirement_for(request.method, request.endpoint) if service_path else None
+        if requirement is not None and request.routing_exception is None:
+            caller.require(requirement)
+        return
+    if service_path or forwarded_needs_service_credentials(mode):
+        check_static_credentials(mode)
+
+
+def forwarded_needs_service_credentials(mode: str) -> bool:
+    """With api_key or basic, a forwarded request is left to the cluster only when the cluster
+    authenticates it with the caller's own header: never when the service lends its own
+    credentials, nor while the cluster's security is off or unknown."""
+    if mode not in STATIC_MODES or current_app.config["FORWARD_WITH_SERVICE_CREDENTIALS"]:
+        return True
+    return not current_app.extensions["cluster_security_state"].enabled_or_unknown()
+
+
+def check_static_credentials(mode: str) -> None:
+    """AUTH_MODE=api_key or basic: the Authorization header must carry a configured credential."""
     challenge = CHALLENGES[mode]
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")

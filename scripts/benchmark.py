@@ -19,6 +19,11 @@ run:
   counted for the call and as the previous aggregation, with the node's CPU per call; then
   five tabs polling as the page does while jobs are created.
 
+`--auth` measures instead what checking callers with the cluster costs: a secured node of its
+own (tests.secured.SecuredNode: TLS, file-realm users), the service in front of it three times
+(AUTH_MODE=none; elasticsearch with answers remembered; elasticsearch asking on every request),
+a read and a worker's heartbeat alternated across the three.
+
 It prints Markdown tables with PASS/FAIL beside each target. It changes only what it creates:
 a node given with --es-url must be on loopback and must not hold the connector indices yet
 (the run is refused, nothing touched, if it does); the benchmark creates them and deletes them
@@ -28,6 +33,7 @@ by time, and --max-seconds bounds the whole run.
     .venv/bin/python scripts/benchmark.py --quick
     .venv/bin/python scripts/benchmark.py            # 10k and 1M jobs
     .venv/bin/python scripts/benchmark.py --es-url http://127.0.0.1:9206   # a node you started
+    .venv/bin/python scripts/benchmark.py --auth       # AUTH_MODE=elasticsearch's cost
 """
 
 import argparse
@@ -1168,6 +1174,83 @@ def summary_at_scale(sides: Sides, fixture: Fixture, es_pid: int, samples: int,
 # Main
 
 PHASES = ("accounting", "latency", "throughput", "forwarding", "scale", "summary")
+# --auth: the service's settings compared, in front of a secured node.
+AUTH_VARIANTS = {
+    "AUTH_MODE=none": {"AUTH_MODE": "none"},
+    "elasticsearch, answers remembered (AUTH_CACHE_SECONDS=30)": {"AUTH_MODE": "elasticsearch"},
+    "elasticsearch, asked every request (AUTH_CACHE_SECONDS=0)":
+        {"AUTH_MODE": "elasticsearch", "AUTH_CACHE_SECONDS": "0"},
+}
+
+
+def auth_cost(args) -> str:
+    """p50/p99 of a job read and a heartbeat (check_in) through each AUTH_VARIANTS service, the
+    calls alternated across them so the machine's drift falls on all three alike."""
+    from tests.secured import SecuredNode
+
+    node = SecuredNode("benchmark-auth")
+    services: dict[str, ServiceProcess] = {}
+    progress("starting a secured node of the benchmark's own")
+    node.start()
+    try:
+        log_dir = Path(tempfile.mkdtemp(prefix="benchmark-auth-"))
+        for name, env in AUTH_VARIANTS.items():
+            services[name] = ServiceProcess(
+                node.url, workers=1, threads=args.server_threads, access_log=False,
+                extra_env={**node.service_settings(), **env},
+                log_dir=Path(tempfile.mkdtemp(dir=log_dir)))
+        headers = node.headers("manager")
+        pools = {}
+        for name, service in services.items():
+            service.wait_until_healthy(ServiceClient(service.url))
+            parts = urlsplit(service.url)
+            pools[name] = urllib3.HTTPConnectionPool(parts.hostname, parts.port, retries=False,
+                                                     headers=headers)
+        json_headers = {**headers, "Content-Type": "application/json"}
+        next(iter(pools.values())).request("PUT", "/_connector/bench-auth", headers=json_headers,
+                                           body=json.dumps({"index_name": "search-bench-auth",
+                                                            "service_type": "dir"}))
+        calls = {}
+        for name, pool in pools.items():
+            # A job of each setting's own, claimed through it: the heartbeat then skips its read
+            # as a worker's does (the process remembers the version it wrote).
+            job = json.loads(pool.request("POST", "/_connector/_sync_job", headers=json_headers,
+                                          body=json.dumps({"id": "bench-auth"})).data)["id"]
+            pool.request("PUT", f"/_connector/_sync_job/{job}/_claim", headers=json_headers,
+                         body=json.dumps({"worker_hostname": WORKER_HOSTNAME}))
+            calls[name] = {"read (GET job)": ("GET", f"/_connector/_sync_job/{job}"),
+                           "heartbeat (check_in)": ("PUT", f"/_connector/_sync_job/{job}/_check_in")}
+        kinds = list(next(iter(calls.values())))
+        times = {(call, name): [] for call in kinds for name in pools}
+        warmup = max(10, args.samples // 10)
+        progress(f"auth: {args.samples} calls of each kind and setting")
+        for round_ in range(warmup + args.samples):
+            for call in kinds:
+                for name, pool in pools.items():
+                    method, path = calls[name][call]
+                    started = time.perf_counter()
+                    answer = pool.request(method, path)
+                    elapsed = time.perf_counter() - started
+                    if answer.status != 200:
+                        raise BenchmarkError(f"{name}: {method} {path} answered {answer.status}")
+                    if round_ >= warmup:
+                        times[(call, name)].append(elapsed)
+        lines = [f"Secured Elasticsearch {node.version} (TLS), the service with one granian "
+                 f"worker per setting, {args.samples} calls each, load {load_average()}.", "",
+                 "| call | setting | p50 | p99 | p50 ÷ none |", "|---|---|---:|---:|---:|"]
+        for call in kinds:
+            base = percentile(times[(call, "AUTH_MODE=none")], 0.5)
+            for name in pools:
+                values = times[(call, name)]
+                lines.append(f"| {call} | {name} | {fmt_ms(percentile(values, 0.5) * 1000)} ms | "
+                             f"{fmt_ms(percentile(values, 0.99) * 1000)} ms | "
+                             f"{percentile(values, 0.5) / base:.2f} |")
+        shutil.rmtree(log_dir, ignore_errors=True)
+        return "\n".join(lines)
+    finally:
+        for service in services.values():
+            service.stop()
+        node.remove()
 
 
 def parse_args(argv=None):
@@ -1209,6 +1292,9 @@ def parse_args(argv=None):
     parser.add_argument("--keep", action="store_true",
                         help="with --es-url: keep the connector indices and their jobs at the end")
     parser.add_argument("--output", type=Path, help="also write the report to this file")
+    parser.add_argument("--auth", action="store_true",
+                        help="measure AUTH_MODE=elasticsearch's cost on a secured node of the "
+                             "benchmark's own instead of the phases")
     args = parser.parse_args(argv)
     args.phases = set(args.phases.split(","))
     if args.phases - set(PHASES):
@@ -1292,6 +1378,12 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.auth:
+        text = auth_cost(args)
+        print(text)
+        if args.output:
+            args.output.write_text(text + "\n")
+        return 0
     if args.es_url:
         require_loopback(args.es_url)
         return benchmark(args, argv)

@@ -83,7 +83,9 @@ def unreachable_client():
 
 @pytest.fixture(autouse=True)
 def empty_indices(request):
-    """Every test that touches the node starts from empty connector indices."""
+    """Every test that touches a node starts from empty connector indices."""
+    if "secured_es" in request.fixturenames:
+        wipe(request.getfixturevalue("secured_es"))
     if "es" not in request.fixturenames and "app" not in request.fixturenames:
         yield
         return
@@ -134,4 +136,44 @@ def live_url(elasticsearch_url, app):
     from tests.live_server import production_server
 
     with production_server(elasticsearch_url) as url:
+        yield url
+
+
+# A secured cluster: security on, TLS, file-realm users (tests/secured.py)
+
+
+@pytest.fixture(scope="session")
+def secured_node():
+    """One secured node for the whole session, shared by every test that needs one."""
+    from tests.secured import SecuredNode
+
+    node = SecuredNode()
+    try:
+        node.start()
+    except (RuntimeError, TimeoutError) as err:
+        node.remove()
+        pytest.fail(f"{HOW_TO_GET_A_NODE}\n{err}", pytrace=False)
+    yield node
+    node.remove()
+
+
+@pytest.fixture(scope="session")
+def secured_es(secured_node):
+    """The secured node as its administrator sees it: to set tests up and read what is stored."""
+    from tests.secured import password_of
+
+    client = Elasticsearch(secured_node.url, ca_certs=secured_node.ca_certs, request_timeout=30,
+                           basic_auth=("admin", password_of("admin")))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def secured_url(secured_node):
+    """The service as scripts/serve runs it in front of the secured node: TLS with the node's CA,
+    its own least-privilege user, and AUTH_MODE left unset, so the cluster decides who may call."""
+    from tests.live_server import production_server
+
+    with production_server(secured_node.url,
+                           env={**secured_node.service_settings(), "AUTH_MODE": ""}) as url:
         yield url

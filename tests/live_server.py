@@ -6,6 +6,7 @@ an app built in the test, with settings the environment cannot give, on werkzeug
 server.
 """
 
+import json
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 import urllib3
 from werkzeug.serving import make_server
@@ -107,3 +109,42 @@ def wait_until_healthy(url: str, process: subprocess.Popen, log_tail: Callable[[
         if time.monotonic() > deadline:
             raise TimeoutError(f"not healthy on {url}: {log_tail()}")
         time.sleep(0.25)
+
+
+class HttpAnswer:
+    """A real HTTP answer with the parts of Flask's test response the tests read."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse):
+        self.status_code = response.status
+        self.headers = response.headers
+        self.data = response.data
+
+    def get_json(self, silent: bool = False):
+        try:
+            return json.loads(self.data)
+        except ValueError:
+            if silent:
+                return None
+            raise
+
+    def get_data(self, as_text: bool = False):
+        return self.data.decode() if as_text else self.data
+
+
+class HttpClient:
+    """Flask's test-client `open`, over real HTTP to a served URL, so that ApiClient can drive
+    the service as deployed; `headers` go with every request (a caller's credentials)."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None):
+        self.url = url
+        self.headers = dict(headers or {})
+        self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
+
+    def open(self, path: str, method: str = "GET", *, query_string=None, headers=None,
+             data=None, content_type=None) -> HttpAnswer:
+        sent = {**self.headers, **(headers or {})}
+        if content_type:
+            sent["Content-Type"] = content_type
+        query = urlencode(query_string or {}, doseq=True)
+        target = self.url + path + (f"?{query}" if query else "")
+        return HttpAnswer(self.http.request(method, target, body=data, headers=sent))

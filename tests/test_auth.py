@@ -45,28 +45,53 @@ def app_with(elasticsearch_url, es):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "localhost", "::1", "[::1]"])
-def test_unset_auth_mode_on_a_loopback_host_serves_without_auth(host):
-    app = create_app({**NO_NODE, "HOST": host})
+def test_unset_auth_mode_on_a_loopback_host_serves_without_auth_when_the_cluster_has_no_security(
+        app_with, host):
+    client = app_with(HOST=host).test_client()
 
-    assert app.config["AUTH_MODE"] == "none"
+    assert client.get("/_connector/_sync_job").status_code == 200
+    assert client.get("/.elastic-connectors/_count").status_code == 200
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.1.2.3", "service.internal", ""])
-def test_unset_auth_mode_on_any_other_host_refuses_to_start_and_says_what_to_set(host):
-    with pytest.raises(ConfigurationError) as refused:
-        create_app({**NO_NODE, "HOST": host})
+def test_unset_auth_mode_on_any_other_host_refuses_every_request_and_says_what_to_set(
+        app_with, es, host):
+    client = app_with(HOST=host).test_client()
 
-    message = str(refused.value)
-    assert "AUTH_MODE" in message and "not a loopback address" in message
-    assert "AUTH_MODE=none" in message and "docs/security.md" in message
+    answers = [client.get("/_connector/_sync_job"),
+               client.post("/_connector/_sync_job", json={"id": "c1"}),
+               client.get("/.elastic-connectors/_search"),
+               client.get(HEALTH)]
+
+    assert [answer.status_code for answer in answers] == [500] * 4
+    reason = answers[0].get_json()["error"]["reason"]
+    assert error_type(answers[0].get_json()) == "illegal_state_exception"
+    assert "AUTH_MODE is not set" in reason and "not a loopback address" in reason
+    assert "security disabled" in reason and "AUTH_MODE=none" in reason
+    assert "docs/security.md" in reason
+    es.indices.refresh(index=SYNC_JOBS_INDEX)
+    assert es.count(index=SYNC_JOBS_INDEX)["count"] == 0
 
 
-def test_explicit_auth_mode_none_on_a_public_host_starts_with_a_warning(caplog):
+def test_unset_auth_mode_starts_while_the_cluster_is_down_and_answers_503_until_it_can_decide():
+    client = create_app({**NO_NODE, "HOST": "0.0.0.0",
+                         "ELASTICSEARCH_REQUEST_TIMEOUT": 2}).test_client()
+
+    answer = client.get("/_connector/_sync_job")
+
+    assert answer.status_code == 503
+    assert error_type(answer.get_json()) == "service_unavailable_exception"
+    assert client.get(HEALTH).get_json() == {"status": "red"}
+
+
+def test_explicit_auth_mode_none_on_a_public_host_starts_and_says_the_cluster_is_reachable(
+        caplog):
     with caplog.at_level(logging.WARNING, logger="app.security"):
         app = create_app({**NO_NODE, "HOST": "0.0.0.0", "AUTH_MODE": "none"})
 
     assert app.config["AUTH_MODE"] == "none"
     assert "AUTH_MODE=none on HOST 0.0.0.0" in caplog.text
+    assert "the whole cluster is reachable through it" in caplog.text
 
 
 @pytest.mark.parametrize(("settings", "mode"), [
@@ -81,13 +106,22 @@ def test_configured_credentials_choose_the_mode_when_auth_mode_is_unset(settings
 
 
 @pytest.mark.parametrize(("settings", "says"), [
-    ({"AUTH_MODE": "token"}, "AUTH_MODE must be one of none, api_key, basic"),
+    ({"AUTH_MODE": "token"}, "AUTH_MODE must be one of none, api_key, basic, elasticsearch"),
     ({"AUTH_MODE": "api_key"}, "AUTH_API_KEYS"),
     ({"AUTH_MODE": "basic"}, "AUTH_BASIC_USERS"),
     ({"AUTH_MODE": "basic", "AUTH_BASIC_USERS": "alice:s3cret,bob"}, "entry 2"),
     ({"AUTH_API_KEYS": "k1", "AUTH_BASIC_USERS": "u:p"}, "choose one with AUTH_MODE"),
     ({"AUTH_MODE": "none", "AUTH_API_KEYS": "k1"}, "Set AUTH_MODE=api_key, or unset AUTH_API_KEYS"),
     ({"AUTH_MODE": "none", "AUTH_BASIC_USERS": "alice:s3cret"}, "Set AUTH_MODE=basic"),
+    ({"AUTH_MODE": "elasticsearch", "AUTH_API_KEYS": "k1"}, "AUTH_MODE is elasticsearch but"),
+    ({"AUTH_CACHE_SECONDS": "61"}, "AUTH_CACHE_SECONDS must be between 0 and 60"),
+    # Lending the service's identity needs a check of the service's own first.
+    ({"AUTH_MODE": "none", "FORWARD_WITH_SERVICE_CREDENTIALS": "true"},
+     "FORWARD_WITH_SERVICE_CREDENTIALS=true with AUTH_MODE=none"),
+    ({"AUTH_MODE": "elasticsearch", "FORWARD_WITH_SERVICE_CREDENTIALS": "true"},
+     "FORWARD_WITH_SERVICE_CREDENTIALS=true with AUTH_MODE=elasticsearch"),
+    ({"FORWARD_WITH_SERVICE_CREDENTIALS": "true"},
+     "FORWARD_WITH_SERVICE_CREDENTIALS=true with AUTH_MODE unset"),
 ])
 def test_incomplete_auth_settings_refuse_to_start(settings, says):
     with pytest.raises(ConfigurationError) as refused:
@@ -253,12 +287,3 @@ def test_health_with_wrong_credentials_is_refused_with_401(app_with, headers):
 
     assert response.status_code == 401
     assert error_type(response.get_json()) == "security_exception"
-
-
-def test_forwarded_paths_are_left_to_elasticsearch_to_authorize(app_with):
-    client = app_with(AUTH_MODE="api_key", AUTH_API_KEYS=KEY).test_client()
-
-    response = client.get("/_cluster/health")
-
-    assert response.status_code != 401
-    assert "WWW-Authenticate" not in response.headers

@@ -1,8 +1,10 @@
 """One full sync, request by request, as the connectors worker (elastic/connectors with
 elasticsearch-py 8.18) sends it to the one URL it is given: the service over real HTTP.
 
-The sequence is the observed one (shared reference: real-callers.md, section 6): `_connector*`
-calls are answered by the service, everything else is forwarded to Elasticsearch.
+The sequence is the observed one (`_connector*` calls are answered by the service, everything
+else is forwarded to Elasticsearch). It runs twice: in front of a cluster without security, and
+in front of a secured one, where the worker sends its own credentials (a user with the role
+Elastic documents for a connector's API key) and the cluster authorizes every step.
 """
 
 import base64
@@ -18,9 +20,9 @@ from app.storage import (
     CONNECTORS_INDEX,
     SYNC_JOBS_INDEX,
 )
+from tests.secured import CONTENT_INDEX
 
 CONNECTOR_ID = "worker-flow-connector"
-CONTENT_INDEX = "search-worker-flow"
 PIPELINE = "search-default-ingestion"
 WORKER_HOSTNAME = "worker-host-1"
 DOCUMENTS = 50
@@ -53,15 +55,17 @@ class Answer:
 
 
 class Worker:
-    """An HTTP client of the project's own that sends what the worker sends."""
+    """An HTTP client of the project's own that sends what the worker sends, with one set of
+    credentials (the worker's, or Kibana's for the steps Kibana takes)."""
 
-    def __init__(self, host: str):
+    def __init__(self, host: str, authorization: dict[str, str] | None = None):
         self.host = host
+        self.authorization = authorization or {}
         self.http = urllib3.PoolManager(retries=False, timeout=30)
 
     def send(self, method: str, path: str, body: dict | None = None, *, expect: int = 200,
              raw: bytes | None = None, content_type: str = JSON_8) -> Answer:
-        headers = dict(WORKER_HEADERS)
+        headers = {**WORKER_HEADERS, **self.authorization}
         if body is not None:
             raw = json.dumps(body).encode()
         if raw is not None:
@@ -80,9 +84,40 @@ def worker(live_url, es):
     es.options(ignore_status=404).ingest.delete_pipeline(id=PIPELINE)
 
 
+@pytest.fixture
+def secured_worker(secured_node, secured_es, secured_url):
+    """The worker in front of the secured cluster (through the service as an operator runs it:
+    its own user, TLS, AUTH_MODE left to the cluster) with the worker user's own credentials,
+    and Kibana (the steps an administrator's session takes) beside it."""
+    secured_es.indices.delete(index=CONTENT_INDEX, ignore_unavailable=True)
+    yield (Worker(secured_url, secured_node.headers("worker")),
+           Worker(secured_url, secured_node.headers("admin")))
+    secured_es.indices.delete(index=CONTENT_INDEX, ignore_unavailable=True)
+    secured_es.options(ignore_status=404).ingest.delete_pipeline(id=PIPELINE)
+
+
 def test_a_full_sync_runs_through_the_service_as_the_worker_sends_it(worker, es):
+    run_a_full_sync(worker, worker, es)
+
+
+def test_a_full_sync_runs_against_a_secured_cluster_with_the_workers_own_credentials(
+        secured_worker, secured_es, secured_node):
+    worker, kibana = secured_worker
+
+    run_a_full_sync(worker, kibana, secured_es)
+
+    # Every step ran as the worker: a role without manage_connector is refused by the service,
+    # and one without index privileges by the cluster, for the same requests.
+    reader = Worker(worker.host, secured_node.headers("reader"))
+    refused = reader.send("PUT", f"/_connector/{CONNECTOR_ID}/_check_in", raw=b"",
+                          content_type="application/octet-stream", expect=403)
+    assert "unauthorized for user [reader]" in refused.json()["error"]["reason"]
+    reader.send("GET", f"/{CONNECTORS_INDEX}/_doc/{CONNECTOR_ID}", expect=403)
+
+
+def run_a_full_sync(worker: "Worker", kibana: "Worker", es) -> None:
     preflight(worker)
-    set_up_connector(worker, es)
+    set_up_connector(worker, es, kibana)
     job_id = schedule_sync(worker, es)
     found = find_pending_job(worker, job_id)
     assert found["_source"]["connector"]["id"] == CONNECTOR_ID
@@ -127,14 +162,15 @@ def preflight(worker: Worker) -> None:
         assert head.data == b""
 
 
-def set_up_connector(worker: Worker, es) -> None:
+def set_up_connector(worker: Worker, es, kibana: Worker | None = None) -> None:
     """Kibana's part (the connector, the default pipeline), then the scheduler's first poll:
     find the connector, check it in, prepare it (configuration, features) under its guard."""
-    worker.send("PUT", f"/_connector/{CONNECTOR_ID}",
+    kibana = kibana or worker
+    kibana.send("PUT", f"/_connector/{CONNECTOR_ID}",
                 {"index_name": CONTENT_INDEX, "name": "Worker flow", "service_type": "dir",
                  "is_native": False, "language": "en"}, expect=201)
     # What Elasticsearch installs for Kibana; this distribution has no processors to add.
-    worker.send("PUT", f"/_ingest/pipeline/{PIPELINE}", {"processors": []})
+    kibana.send("PUT", f"/_ingest/pipeline/{PIPELINE}", {"processors": []})
 
     hits = worker.send("POST", f"/{CONNECTORS_INDEX}/_search?expand_wildcards=hidden", {
         "query": {"bool": {"must_not": [{"term": {"deleted": True}}],

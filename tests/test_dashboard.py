@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,8 +30,10 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from app.clock import format_instant, parse_instant
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
-from tests.live_server import production_server
+from tests.api_client import ApiClient
+from tests.live_server import HttpClient, production_server
 from tests.many_jobs import many_pending_jobs
+from tests.secured import password_of
 from tests.stored import stored_job
 
 # Where the page loads its scripts, styles and the chart library from (app/api/dashboard.py).
@@ -62,8 +65,9 @@ def chromium_paths() -> tuple[str, str]:
     return browser, driver
 
 
-@pytest.fixture(scope="module")
-def browser():
+@contextmanager
+def chromium(*, bidi: bool = False):
+    """A headless Chromium with a fresh profile; `bidi` lets the test answer its login prompts."""
     browser_path, driver_path = chromium_paths()
     profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
     options = Options()
@@ -71,15 +75,27 @@ def browser():
     for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={profile}"]:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.enable_bidi = bidi
+    if bidi:
+        # Else a BiDi session answers the page's confirm() itself before the test sees it.
+        options.unhandled_prompt_behavior = "ignore"
     try:
         # A driver path given here keeps Selenium from looking for (or fetching) one itself.
         driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     except WebDriverException as err:
         shutil.rmtree(profile, ignore_errors=True)
         pytest.fail(f"Chromium did not start: {err.msg}\n{HOW_TO_GET_CHROMIUM}", pytrace=False)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as driver:
+        yield driver
 
 
 @pytest.fixture
@@ -699,6 +715,83 @@ def test_with_api_keys_the_page_serves_no_data_without_one(keyed_url):
     summary = http.request("GET", f"{keyed_url}/_connector_service/sync_job_summary")
     assert summary.status == 401
     assert summary.headers["WWW-Authenticate"] == "ApiKey"
+
+
+# Behind the cluster's own users (AUTH_MODE=elasticsearch, the default on a secured cluster)
+
+
+class Person:
+    """Whoever sits at a browser with its own login prompt: answers it with a user and password,
+    or dismisses it (a person holding an API key instead), and remembers each prompt."""
+
+    def __init__(self, driver, credentials: tuple[str, str] | None):
+        self.driver = driver
+        self.credentials = credentials
+        self.prompts: list[str] = []
+        driver.network.add_authentication_handler(self.answer)
+
+    def answer(self, challenge) -> None:
+        self.prompts.append(challenge.url)
+        if self.credentials:
+            challenge.provide_credentials(*self.credentials)
+        else:
+            challenge.cancel()
+
+
+@pytest.fixture
+def person():
+    """A fresh browser (no remembered login) with a person in front of it."""
+    with chromium(bidi=True) as driver:
+        yield lambda credentials=None: Person(driver, credentials)
+
+
+@pytest.fixture
+def guarded_job(secured_node, secured_url, secured_es):
+    """A pending job on the secured cluster, made by a connector manager."""
+    manager = ApiClient(HttpClient(secured_url, secured_node.headers("manager")))
+    manager.create_connector("guarded", index_name="search-guarded")
+    return manager.new_job("guarded")
+
+
+def test_with_the_clusters_users_the_browser_asks_and_a_reader_is_refused_a_cancel(
+        person, secured_url, secured_es, guarded_job):
+    reader = person(("reader", password_of("reader")))
+    browser = reader.driver
+    browser.get(f"{secured_url}/_connector_service/dashboard#refresh=0")
+
+    wait_for_rows(browser, {guarded_job: "pending"})
+    wait_for_text(browser, "#summary-totals", "1 job across 1 connector")
+    assert reader.prompts, "the browser never showed its login prompt"
+    click_cancel(browser, guarded_job).accept()
+
+    alert = wait_for_text(browser, "#alerts .message", "403 security_exception")
+    assert ("action [cluster:admin/xpack/connector/sync_job/cancel] is unauthorized for user "
+            "[reader]") in alert
+    assert stored_job(secured_es, guarded_job)["status"] == "pending"
+
+
+def test_with_the_clusters_users_a_connector_manager_cancels_a_job(person, secured_url,
+                                                                  secured_es, guarded_job):
+    browser = person(("manager", password_of("manager"))).driver
+    browser.get(f"{secured_url}/_connector_service/dashboard#refresh=0")
+    wait_for_rows(browser, {guarded_job: "pending"})
+
+    click_cancel(browser, guarded_job).accept()
+
+    wait_for_text(browser, "#notices .message", "its status is now canceled")
+    assert stored_job(secured_es, guarded_job)["status"] == "canceled"
+
+
+def test_with_the_clusters_users_a_dismissed_prompt_shows_the_401_and_offers_an_api_key(
+        person, secured_url, secured_es, guarded_job):
+    someone = person(None)
+    browser = someone.driver
+    browser.get(f"{secured_url}/_connector_service/dashboard")
+
+    wait_until(browser, lambda d: displayed(d, "#api-key-form"), "the page to ask for a key")
+    assert someone.prompts
+    assert "missing authentication credentials" in text_of(browser, "#alerts")
+    assert rows(browser) == {}
 
 
 def save_full_page(browser, path: Path) -> None:

@@ -245,7 +245,7 @@ def test_lending_service_credentials_is_logged_at_start_up(elasticsearch_url, ca
     with caplog.at_level(logging.WARNING, logger="app.api.forwarding"):
         app = create_app({"ELASTICSEARCH_URL": elasticsearch_url,
                           "INSTALL_TEMPLATES_ON_START": False, "ELASTICSEARCH_API_KEY": "a2V5",
-                          "FORWARD_WITH_SERVICE_CREDENTIALS": True})
+                          "FORWARD_WITH_SERVICE_CREDENTIALS": True, "AUTH_API_KEYS": "worker-key"})
     assert app.extensions["connector_storage"].forwarder.service_authorization == "ApiKey a2V5"
     assert any("FORWARD_WITH_SERVICE_CREDENTIALS" in record.getMessage()
                for record in caplog.records)

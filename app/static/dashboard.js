@@ -27,7 +27,8 @@
   // than its own controls offer.
   const MIN_REFRESH_SECONDS = 2;
   const MAX_PAGE_SIZE = 100;
-  // With AUTH_MODE=api_key the page asks for a key and keeps it for this tab (sessionStorage).
+  // When the service asks for an API key (AUTH_MODE=api_key, or the cluster's own with
+  // AUTH_MODE=elasticsearch) the page asks for one and keeps it for this tab (sessionStorage).
   const API_KEY_ITEM = "connector-sync-jobs.api-key";
   const MAX_NOTICES = 3;
   // Jobs the sync-history chart shows for the connector the table is filtered to.
@@ -77,7 +78,8 @@
     } catch {
       body = null;
     }
-    if (response.status === 401 && /^apikey\b/i.test(response.headers.get("WWW-Authenticate") || "")) {
+    // One challenge (AUTH_MODE=api_key) or the cluster's three (Basic, Bearer, ApiKey), joined.
+    if (response.status === 401 && /(^|,)\s*apikey\b/i.test(response.headers.get("WWW-Authenticate") || "")) {
       showKeyControls(true);
     }
     if (!response.ok) {

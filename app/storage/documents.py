@@ -13,6 +13,7 @@ from app.storage.cluster import Cluster
 from app.storage.errors import DocumentMissing, IndexMissing, translated_errors
 from app.storage.forwarding import Forwarder
 from app.storage.layout import IndexLayout
+from app.storage.security import ClusterSecurity
 
 log = logging.getLogger(__name__)
 
@@ -75,17 +76,18 @@ class Storage:
     """Document operations on the connector indices, and the parts of the cluster beside them.
 
     `layout` keeps the templates and indices in place, `cluster` answers for the cluster as a
-    whole, `forwarder` sends what the service does not answer itself; each is built once per
-    app by `app.storage.connect`.
+    whole, `forwarder` sends what the service does not answer itself, `security` asks the
+    cluster about a caller; each is built once per app by `app.storage.connect`.
     """
 
     def __init__(self, client: Elasticsearch, layout: IndexLayout, *, cluster: Cluster | None = None,
-                 forwarder: Forwarder | None = None, conflict_retries: int = 32,
-                 max_document_bytes: int = 8 * 1_048_576):
+                 forwarder: Forwarder | None = None, security: ClusterSecurity | None = None,
+                 conflict_retries: int = 32, max_document_bytes: int = 8 * 1_048_576):
         self.client = client
         self.layout = layout
         self.cluster = cluster
         self.forwarder = forwarder
+        self.security = security
         # How often a guarded read-modify-write re-reads after losing a race (app.services.guarded).
         self.conflict_retries = conflict_retries
         # How large a document the service's own writes may make (app.services.bounds).
