@@ -55,6 +55,8 @@ def logged(elasticsearch_url, tmp_path_factory):
                                                              **(headers or {})}, **kwargs)
 
         call("warm-up", "GET", "/_connector/_sync_job", key)
+        # The first forwarded request also asks whether the cluster authenticates callers.
+        call("warm-up-forward", "GET", "/_cluster/health", key)
         statuses = {
             "list": call("list", "GET", "/_connector/_sync_job", key).status,
             "missing": call("missing", "GET", "/_connector/_sync_job/no-such-job", key).status,
@@ -62,8 +64,10 @@ def logged(elasticsearch_url, tmp_path_factory):
                               {"Authorization": f"ApiKey {WRONG_KEY}"}).status,
             "basic": call("basic", "GET", "/_connector", {"Authorization": "Basic " + base64.b64encode(
                 f"someone:{BASIC_PASSWORD}".encode()).decode()}).status,
-            "forwarded": call("forwarded", "GET", "/_cluster/health",
-                              {"Authorization": f"ApiKey {CALLER_KEY}"}).status,
+            # The cluster has no security: forwarded requests need the service's own keys.
+            "forwarded": call("forwarded", "GET", "/_cluster/health", key).status,
+            "forwarded-unknown": call("forwarded-unknown", "GET", "/_cluster/health",
+                                      {"Authorization": f"ApiKey {CALLER_KEY}"}).status,
             "with-body": call("with-body", "PUT", f"/_connector/logged-{unique}", key,
                               json={"index_name": f"search-logged-{unique}", "service_type": "x",
                                     "description": BODY_MARKER}).status,
@@ -71,7 +75,8 @@ def logged(elasticsearch_url, tmp_path_factory):
                            {"Authorization": f"Bearer {SCRAPER_TOKEN}"}).status,
         }
     assert statuses == {"list": 200, "missing": 404, "wrong-key": 401, "basic": 401,
-                        "forwarded": 200, "with-body": 201, "scrape": 200}
+                        "forwarded": 200, "forwarded-unknown": 401, "with-body": 201,
+                        "scrape": 200}
     lines = log_path.read_text().splitlines()
     records = [json.loads(line) for line in lines]  # every line, granian's too, is ECS JSON
     access = {}
