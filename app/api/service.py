@@ -31,9 +31,14 @@ def root():
 
 @bp.get("/_connector_service/health")
 def health():
-    """Whether Elasticsearch answers, the templates are installed and the indices usable; 503 if not."""
+    """Whether Elasticsearch answers, the templates are installed and the indices usable; 503 if not.
+
+    Each node the service knows is asked too. One that does not answer makes the status
+    `yellow`, still 200: the service serves as long as any node does, and a load balancer must
+    not take every replica out because one Elasticsearch node is down."""
     storage = store()
     problem = None
+    nodes = storage.cluster.nodes()
     try:
         reachable = storage.cluster.ping()
         templates = reachable and storage.layout.templates_installed()
@@ -43,12 +48,13 @@ def health():
         reachable = templates = False
     except IndexLayoutConflict as conflict:
         problem = conflict.reason
-    status = "green" if reachable and templates and not problem else "red"
-    code = 200 if status == "green" else 503
+    serving = reachable and templates and not problem
+    status = "red" if not serving else "green" if all(n["answers"] for n in nodes) else "yellow"
+    code = 200 if serving else 503
     if g.get("anonymous"):
         # A probe without credentials (auth on) learns the status, nothing else.
         return jsonify(status=status), code
-    body = {"status": status, "elasticsearch": {"reachable": reachable},
+    body = {"status": status, "elasticsearch": {"reachable": reachable, "nodes": nodes},
             "index_templates": {"installed": templates},
             "indices": {"usable": reachable and not problem, "problem": problem},
             "service": {"name": SERVICE_NAME, "version": service_version()}}

@@ -21,8 +21,14 @@ def guarded_update(store: Storage, index: str, doc_id: str,
     writer succeeded, so with fewer concurrent writers than `store.conflict_retries` every call
     ends; past that it gives up with TooManyConflicts (429), having written nothing. Returns
     the document the change was judged on and the result of the write.
+
+    A conflict may also be this call's own write: when a primary fails mid-write,
+    Elasticsearch retries the write on the promoted replica, which may already hold it. The
+    document read after a conflict is therefore first checked for the write just attempted
+    (`holds`); found there, it is this call's success, not a lost race.
     """
     remembered = store.recent.get(index, doc_id)
+    attempted: tuple[StoredDoc, dict] | None = None  # the last write that met a conflict
     for attempt in range(store.conflict_retries):
         if attempt:
             # A short random pause spreads out writers that lost to the same winner.
@@ -31,6 +37,12 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         from_memory, remembered = remembered is not None, None
         if doc is None:
             raise not_found()
+        if attempted and holds(doc, *attempted):
+            if refresh:
+                store.refresh(index)
+            return attempted[0], StoredDoc(doc_id, attempted[1], doc.seq_no, doc.primary_term,
+                                           "updated")
+        attempted = None
         try:
             partial = change(doc.source)
         except Exception:  # a refusal: InvalidStatusTransition, or a caller's own
@@ -46,6 +58,7 @@ def guarded_update(store: Storage, index: str, doc_id: str,
                                    primary_term=doc.primary_term, refresh=refresh)
         except VersionConflict:
             store.recent.forget(index, doc_id)
+            attempted = (doc, partial)
             continue
         except DocumentMissing:
             store.recent.forget(index, doc_id)
@@ -55,3 +68,19 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         return doc, written
     raise TooManyConflicts(
         f"[{doc_id}] changed concurrently {store.conflict_retries} times in a row; retry the request")
+
+
+def holds(current: StoredDoc, judged: StoredDoc, partial: dict) -> bool:
+    """Whether `current`, a later version than `judged`, carries every value of `partial`.
+
+    Each change writes a timestamp of its own (or, like an error message, a value whose
+    repetition changes nothing), so a document that holds them all is this write's result."""
+    later = (current.primary_term, current.seq_no) > (judged.primary_term, judged.seq_no)
+    return later and contains(current.source, partial)
+
+
+def contains(source: dict, partial: dict) -> bool:
+    return all(contains(source[key], value)
+               if isinstance(value, dict) and isinstance(source.get(key), dict)
+               else key in source and source[key] == value
+               for key, value in partial.items())
