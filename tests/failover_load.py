@@ -3,9 +3,13 @@ failover tests (tests/test_failover.py).
 
 Each round, one fresh job is created and every claimer races to claim it through its own
 replica; a claimer whose answer was a 503 sends its claim again, as a worker would, until it
-gets a definite answer. The winner hands the job to a reporter, which sends heartbeats and
-stats, each stats under a key of its own in `metadata`, and cancels one job in four. At most
-two rounds overlap, so the load stays bounded on a small machine whatever the cluster does.
+gets a definite answer. That relies on the claim route's rule for a repeated claim: a claim
+repeated by the worker that holds the job, before it reported anything, is answered 200
+(`noop`), so a claimer whose first claim landed learns that it holds the job.
+
+The winner hands the job to a reporter, which sends heartbeats and stats, each stats under a
+key of its own in `metadata`, and cancels one job in four. At most two rounds overlap, so the
+load stays bounded on a small machine whatever the cluster does.
 `run_rounds` returns when its rounds are answered; `Recorder` keeps every answer with the
 moments it was sent and answered.
 """
@@ -333,8 +337,12 @@ def broken_promises(recorder: Recorder, stored: dict[str, dict]) -> list[str]:
         if job.get("status") == "pending" or holder is None:
             problems.append(f"{job_id}: never claimed, still {job.get('status')}")
         elif told != [holder]:
+            lost = [a for a in recorder.of("claim") if (a.job_id, a.worker, a.status) == (
+                job_id, holder, 503)]
+            why = (f" ({holder}'s claim landed and its answer was lost; its repeat must be "
+                   "answered as a success)") if lost else ""
             problems.append(f"{job_id}: stored as claimed by {holder}, but the claimers told "
-                            f"they won were {told}")
+                            f"they won were {told}{why}")
     for answer in recorder.of("stats"):
         job = stored.get(answer.job_id, {})
         key, value = answer.detail["key"], answer.detail["value"]
