@@ -5,6 +5,9 @@ free loopback port that passes requests to the node and its answers back, except
   executes the request, and the relay closes the caller's connection instead of answering (as
   when a node dies after a write reached the primary), or holds the answer past the caller's
   timeout (`hold_seconds`);
+- a request can be lost on the way: for requests `drop_request` picks, the relay reads the
+  whole request and closes the caller's connection without passing it on (as when a node dies
+  before the write reached the primary);
 - a request can arrive twice: for requests `repeat` picks, the node executes the request, then
   the same request again, and the caller gets the second answer (as when Elasticsearch resends
   a write to a promoted replica that already holds it).
@@ -21,15 +24,18 @@ REQUEST_LINE_LIMIT = 65536
 
 class FaultyRelay:
     def __init__(self, node_url: str, *, lose_answer: Callable[[str, str], bool] = lambda m, p: False,
-                 hold_seconds: float = 0.0, repeat: Callable[[str, str], bool] = lambda m, p: False):
+                 hold_seconds: float = 0.0, repeat: Callable[[str, str], bool] = lambda m, p: False,
+                 drop_request: Callable[[str, str], bool] = lambda m, p: False):
         host, port = node_url.removeprefix("http://").rstrip("/").split(":")
         self.node = (host, int(port))
         self.lose_answer = lose_answer
         self.repeat = repeat
+        self.drop_request = drop_request
         self.hold_seconds = hold_seconds
         self.requests: list[tuple[str, str]] = []  # (method, target) of each request relayed
         self.lost: list[tuple[str, str]] = []
         self.repeated: list[tuple[str, str]] = []
+        self.dropped: list[tuple[str, str]] = []
         self._server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
         self._closed = threading.Event()
@@ -66,6 +72,9 @@ class FaultyRelay:
                 method, target = head.split(b" ", 2)[:2]
                 method, target = method.decode(), target.decode()
                 self.requests.append((method, target))
+                if self.drop_request(method, target):
+                    self.dropped.append((method, target))
+                    return  # the caller's connection closes; the node never saw the request
                 answer = self._send(head + body, method)
                 if self.repeat(method, target):
                     self.repeated.append((method, target))

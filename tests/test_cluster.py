@@ -7,6 +7,7 @@ answers come from a relay in front of one real node (tests.relay).
 import time
 import uuid
 
+import pytest
 import urllib3
 from elasticsearch import Elasticsearch
 
@@ -106,59 +107,80 @@ def test_forwarded_requests_pass_over_a_node_that_refuses_connections(cluster, c
         cluster_es.indices.delete(index=index, ignore_unavailable=True)
 
 
-# Answers lost after the request reached a node
+# Writes lost on the way: the answer (the node executed it), or the request (it never did)
+
+LOST = ["lose_answer", "drop_request"]
 
 
-def test_a_create_whose_answer_was_lost_is_resolved_without_a_second_job(cluster, cluster_es):
-    with FaultyRelay(cluster.urls[0], lose_answer=creating_a_job) as relay:
+def updating(method: str, target: str) -> bool:
+    return method == "POST" and "/_update/" in target
+
+
+def document_id(target: str) -> str:
+    return target.split("?")[0].rsplit("/", 1)[1]
+
+
+@pytest.mark.parametrize("fault", LOST)
+def test_a_create_lost_on_the_way_makes_exactly_one_job(cluster, cluster_es, fault):
+    with FaultyRelay(cluster.urls[0], **{fault: creating_a_job}) as relay:
         api = service(f"{relay.url},{cluster.urls[1]}")
         connector = new_connector(api, "lost-create")
         created = []
-        while not relay.lost and len(created) < 8:
+        while not (relay.lost or relay.dropped) and len(created) < 8:
             created.append(api.new_job(connector))
             # A create is two calls (the connector's read, the write): a third one makes the
             # next write go to the other node, since calls alternate between the nodes.
             api.get_sync_job(created[-1])
 
-    assert relay.lost, "no create went through the relay"
-    # The job whose answer was lost exists once, under the id the caller was given; the
-    # service sent it again to the other node, which found it there.
+    faulted = relay.lost + relay.dropped
+    assert faulted, "no create went through the relay"
+    # Every create answered 201; the one whose answer or request was lost exists once, under
+    # the id its caller was given: the service sent it again to the other node, which either
+    # found it there (a conflict on an id no one else knows) or created it.
     assert jobs_of(cluster_es, connector) == sorted(created)
-    lost_id = relay.lost[0][1].split("/_doc/")[1].split("?")[0]
-    assert lost_id in created
+    assert document_id(faulted[0][1]) in created
 
 
-def test_a_guarded_write_whose_answer_was_lost_answers_503_and_is_not_sent_again(
-        cluster, cluster_es):
-    updates = lambda method, target: method == "POST" and "/_update/" in target  # noqa: E731
-    with FaultyRelay(cluster.urls[0], lose_answer=updates) as relay:
+@pytest.mark.parametrize("fault", LOST)
+def test_a_guarded_write_lost_on_the_way_lands_exactly_once(cluster, cluster_es, fault):
+    with FaultyRelay(cluster.urls[0], **{fault: updating}) as relay:
         api = service(f"{relay.url},{cluster.urls[1]}")
         connector = new_connector(api, "lost-claim")
         answers = {}
-        while not relay.lost and len(answers) < 8:
+        while not (relay.lost or relay.dropped) and len(answers) < 8:
             job_id = api.new_job(connector)
             answers[job_id] = api.claim(job_id, worker_hostname="worker-1", expect=None)
 
-    assert relay.lost, "no claim went through the relay"
-    lost_id = relay.lost[0][1].split("/_update/")[1].split("?")[0]
-    # Sent again, the claim would have met its own write; the worker is told the outcome is
-    # unknown instead, and asks again.
-    assert error_type(answers[lost_id]) == "service_unavailable_exception"
-    assert "may or may not have been applied" in answers[lost_id]["error"]["reason"]
-    job = cluster_es.get(index=SYNC_JOBS_INDEX, id=lost_id)
+    faulted = relay.lost + relay.dropped
+    assert faulted, "no claim went through the relay"
+    # The service read the job again from the other node: it found its claim there (answer
+    # lost), or found the job as it was and claimed it again under the same guard (request
+    # lost). Either way the claimer is told it won, and the claim was written once.
+    assert set(map(str, answers.values())) == {str({"result": "updated"})}
+    job = cluster_es.get(index=SYNC_JOBS_INDEX, id=document_id(faulted[0][1]))
     assert (job["_source"]["status"], job["_source"]["worker_hostname"]) == (
         "in_progress", "worker-1")
-    assert [target for _, target in relay.requests if f"/_update/{lost_id}" in target] == [
-        relay.lost[0][1]]
-    others = [answer for job_id, answer in answers.items() if job_id != lost_id]
-    assert all(answer == {"result": "updated"} for answer in others)
+    assert job["_version"] == 2  # created, claimed
+
+
+def test_a_guarded_write_lost_twice_answers_503_saying_so(cluster, cluster_es):
+    with (FaultyRelay(cluster.urls[0], drop_request=updating) as first,
+          FaultyRelay(cluster.urls[1], drop_request=updating) as second):
+        api = service(f"{first.url},{second.url}")
+        job_id = api.new_job(new_connector(api, "lost-twice"))
+
+        body = api.claim(job_id, worker_hostname="worker-1", expect=503)
+
+    assert error_type(body) == "service_unavailable_exception"
+    assert "may or may not have been applied" in body["error"]["reason"]
+    assert len(first.dropped + second.dropped) == 2  # sent twice, never more
+    assert cluster_es.get(index=SYNC_JOBS_INDEX, id=job_id)["_source"]["status"] == "pending"
 
 
 def test_a_claim_that_meets_its_own_write_is_told_it_won(cluster, cluster_es):
     # Elasticsearch resends a write to a promoted replica that may already hold it: the second
     # arrival fails with a version conflict against the write the claimer just made.
-    updates = lambda method, target: method == "POST" and "/_update/" in target  # noqa: E731
-    with FaultyRelay(cluster.urls[0], repeat=updates) as relay:
+    with FaultyRelay(cluster.urls[0], repeat=updating) as relay:
         api = service(relay.url)
         job_id = api.new_job(new_connector(api, "own-write"))
 

@@ -5,7 +5,14 @@ import time
 from collections.abc import Callable
 
 from app.exceptions import TooManyConflicts
-from app.storage import DocumentMissing, Storage, StoredDoc, VersionConflict, merged
+from app.storage import (
+    DocumentMissing,
+    OutcomeUnknown,
+    Storage,
+    StoredDoc,
+    VersionConflict,
+    merged,
+)
 
 
 def guarded_update(store: Storage, index: str, doc_id: str,
@@ -23,12 +30,16 @@ def guarded_update(store: Storage, index: str, doc_id: str,
     the document the change was judged on and the result of the write.
 
     A conflict may also be this call's own write: when a primary fails mid-write,
-    Elasticsearch retries the write on the promoted replica, which may already hold it. The
-    document read after a conflict is therefore first checked for the write just attempted
-    (`holds`); found there, it is this call's success, not a lost race.
+    Elasticsearch retries the write on the promoted replica, which may already hold it. And a
+    write whose answer was lost with its node (OutcomeUnknown) may or may not have landed. In
+    both cases the document is read again (from another node) and first checked for the
+    writes this call attempted (`holds`): found there, it is this call's success. Not found,
+    the change is judged again and sent again, guarded as before, so that of the lost write
+    and its successor at most one can land. A second lost answer is the caller's 503.
     """
     remembered = store.recent.get(index, doc_id)
-    attempted: tuple[StoredDoc, dict] | None = None  # the last write that met a conflict
+    attempted: list[tuple[StoredDoc, dict]] = []  # writes answered with a conflict, or lost
+    answers_lost = 0
     for attempt in range(store.conflict_retries):
         if attempt:
             # A short random pause spreads out writers that lost to the same winner.
@@ -37,12 +48,12 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         from_memory, remembered = remembered is not None, None
         if doc is None:
             raise not_found()
-        if attempted and holds(doc, *attempted):
+        landed = next((write for write in attempted if holds(doc, *write)), None)
+        if landed:
             if refresh:
                 store.refresh(index)
-            return attempted[0], StoredDoc(doc_id, attempted[1], doc.seq_no, doc.primary_term,
-                                           "updated")
-        attempted = None
+            return landed[0], StoredDoc(doc_id, landed[1], doc.seq_no, doc.primary_term,
+                                        "updated")
         try:
             partial = change(doc.source)
         except Exception:  # a refusal: InvalidStatusTransition, or a caller's own
@@ -58,7 +69,14 @@ def guarded_update(store: Storage, index: str, doc_id: str,
                                    primary_term=doc.primary_term, refresh=refresh)
         except VersionConflict:
             store.recent.forget(index, doc_id)
-            attempted = (doc, partial)
+            attempted.append((doc, partial))
+            continue
+        except OutcomeUnknown:
+            store.recent.forget(index, doc_id)
+            answers_lost += 1
+            if answers_lost > 1:
+                raise
+            attempted.append((doc, partial))
             continue
         except DocumentMissing:
             store.recent.forget(index, doc_id)

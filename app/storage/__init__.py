@@ -14,7 +14,12 @@ from elasticsearch import Elasticsearch
 
 from app.storage.cluster import Cluster
 from app.storage.documents import RecentVersions, Storage, StoredDoc, merged
-from app.storage.errors import DocumentMissing, IndexLayoutConflict, VersionConflict
+from app.storage.errors import (
+    DocumentMissing,
+    IndexLayoutConflict,
+    OutcomeUnknown,
+    VersionConflict,
+)
 from app.storage.forwarding import Forwarder, service_authorization
 from app.storage.layout import IndexLayout
 from app.storage.names import (
@@ -29,8 +34,8 @@ from app.storage.nodes import FailoverNode, node_urls, quiet_retries
 __all__ = [
     "CONCRETE_CONNECTORS_INDEX", "CONCRETE_INDICES", "CONCRETE_SYNC_JOBS_INDEX",
     "CONNECTORS_INDEX", "SYNC_JOBS_INDEX", "Cluster", "DocumentMissing", "Forwarder",
-    "IndexLayout", "IndexLayoutConflict", "RecentVersions", "Storage", "StoredDoc",
-    "VersionConflict", "client_options", "connect", "merged",
+    "IndexLayout", "IndexLayoutConflict", "OutcomeUnknown", "RecentVersions", "Storage",
+    "StoredDoc", "VersionConflict", "client_options", "connect", "merged",
 ]
 
 # With sniffing, the cluster may name more nodes than ELASTICSEARCH_URL lists.

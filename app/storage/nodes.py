@@ -9,10 +9,12 @@ next node is decided here, by whether the request can have had an effect:
   request, read or write, goes to the next node; nothing reached Elasticsearch;
 - **a read whose answer was lost** (the connection closed after the request went out): the next
   node; reading twice changes nothing;
-- **a write whose answer was lost**: never resent by the client. It may have landed: sent again,
-  a create with a generated id would make a second job, and a guarded update would fail against
-  its own write and be judged as somebody else's. It raises `AnswerLost`; the documents layer
-  resolves a create with its own id, every other write answers 503 (the outcome is unknown);
+- **a write whose answer was lost**: never resent by the client. It may have landed: sent again
+  blindly, a create with a generated id would make a second job, and a guarded update would
+  fail against its own write and be judged as somebody else's. It raises `AnswerLost`, and the
+  layers that know the write resolve it: a create under an id the service generated, and a
+  guarded update (app.services.guarded), read the document again and send again only what
+  cannot land twice; any other write answers 503 (the outcome is unknown);
 - **a timeout**: not retried, read or write: the node may still be working on it, and a caller
   must get its answer within ELASTICSEARCH_REQUEST_TIMEOUT;
 - **an answer** (429, 503 and the like): Elasticsearch's own verdict for the whole cluster (no
