@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from app import create_app
 from app.storage import CONCRETE_CONNECTORS_INDEX, CONCRETE_SYNC_JOBS_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import ApiClient, error_type
-from tests.live_server import production_server
+from tests.live_server import production_server, serving
 from tests.relay import FaultyRelay
 
 # Nothing listens on port 1: a connection there is refused at once.
@@ -258,6 +258,26 @@ def test_health_is_green_when_every_node_answers_and_red_when_none_does(cluster)
     report = ApiClient(nowhere.test_client()).call("GET", HEALTH, expect=503)
     assert report["status"] == "red"
     assert [node["answers"] for node in report["elasticsearch"]["nodes"]] == [False, False]
+
+
+def test_a_node_that_answers_503_is_reported_and_reads_pass_it_over(cluster):
+    # A node cut off from the master, or a proxy before a dead node, answers 503.
+    def unavailable(environ, start_response):
+        start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+        return [b"no healthy upstream"]
+
+    writer = service(cluster.urls[0])
+    job_id = writer.new_job(new_connector(writer, "beside-a-503"))
+    with serving(unavailable) as elsewhere:
+        api = service(f"{cluster.urls[0]},{elsewhere}")
+        for _ in range(4):
+            assert api.get_sync_job(job_id)["status"] == "pending"
+            assert api.list_sync_jobs(connector_id=job_id)["count"] == 0
+        report = api.call("GET", HEALTH)
+
+    assert report["status"] == "yellow"
+    assert {node["url"]: node["answers"] for node in report["elasticsearch"]["nodes"]} == {
+        cluster.urls[0]: True, elsewhere: False}
 
 
 def test_a_probe_without_credentials_learns_yellow_and_nothing_else(cluster):

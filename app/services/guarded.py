@@ -89,12 +89,15 @@ def guarded_update(store: Storage, index: str, doc_id: str,
 
 
 def holds(current: StoredDoc, judged: StoredDoc, partial: dict) -> bool:
-    """Whether `current`, a later version than `judged`, carries every value of `partial`.
+    """Whether `current`, a later version than `judged`, carries the change `partial` made to
+    `judged`: every value of it, and at least one that `judged` did not have.
 
     Each change writes a timestamp of its own (or, like an error message, a value whose
-    repetition changes nothing), so a document that holds them all is this write's result."""
+    repetition changes nothing), so a document that holds them all is this write's result. A
+    partial that changed nothing (judged on a version someone had already moved on from)
+    proves nothing and is never taken for a write that landed."""
     later = (current.primary_term, current.seq_no) > (judged.primary_term, judged.seq_no)
-    return later and contains(current.source, partial)
+    return later and contains(current.source, partial) and not contains(judged.source, partial)
 
 
 def contains(source: dict, partial: dict) -> bool:

@@ -38,6 +38,7 @@ __all__ = [
     "StoredDoc", "VersionConflict", "client_options", "connect", "merged",
 ]
 
+READ_RETRY_STATUSES = (502, 503, 504)
 # With sniffing, the cluster may name more nodes than ELASTICSEARCH_URL lists.
 SNIFFED_RETRIES = 2
 SNIFF_SECONDS = 60.0
@@ -50,12 +51,13 @@ def client_options(config) -> dict[str, Any]:
         "request_timeout": config.ELASTICSEARCH_REQUEST_TIMEOUT,
         "connections_per_node": config.ELASTICSEARCH_MAX_CONNECTIONS,
         # FailoverNode decides what may be tried on the next node (app.storage.nodes): enough
-        # attempts to reach every listed node once. Never a timeout, never an answer (a 503 or
-        # 429 is the cluster's, the same on every node): the caller gets it at once.
+        # attempts to reach every listed node once. Never a timeout. A read answered 502, 503
+        # or 504 goes to the next node too (a node cut off from the others answers 503); a
+        # write never does (Storage.writer), and 429 is the cluster's: the caller gets it.
         "node_class": FailoverNode,
         "max_retries": max(len(urls) - 1, SNIFFED_RETRIES if config.ELASTICSEARCH_SNIFF else 0),
         "retry_on_timeout": False,
-        "retry_on_status": (),
+        "retry_on_status": READ_RETRY_STATUSES,
     }
     if config.ELASTICSEARCH_SNIFF:
         # The nodes the cluster names replace the listed ones: at start-up, after a node

@@ -96,7 +96,11 @@ class Cluster:
         except TransportError as err:
             cause = err.errors[0] if err.errors else err
             return {**report, "answers": False, "reason": f"{type(cause).__name__}: {cause}"}
-        if answer.meta.status != 200:
-            return {**report, "answers": False, "reason": f"answered {answer.meta.status}"}
-        names = [node["name"] for node in json.loads(answer.body).get("nodes", {}).values()]
+        try:
+            if answer.meta.status != 200:
+                raise ValueError(f"answered {answer.meta.status}")
+            names = [node["name"] for node in json.loads(answer.body)["nodes"].values()]
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            # Something answers at that address, but not as an Elasticsearch node would.
+            return {**report, "answers": False, "reason": str(err) or type(err).__name__}
         return {**report, "answers": True, "name": names[0] if names else None}

@@ -99,6 +99,9 @@ class Storage:
     def __init__(self, client: Elasticsearch, layout: IndexLayout, *, cluster: Cluster | None = None,
                  forwarder: Forwarder | None = None, conflict_retries: int = 32):
         self.client = client
+        # Writes are never sent to the next node on a 502/503/504 (app.storage.nodes): behind
+        # a proxy such an answer may come after the write went through.
+        self.writer = client.options(retry_on_status=())
         self.layout = layout
         self.cluster = cluster
         self.forwarder = forwarder
@@ -150,7 +153,7 @@ class Storage:
             return StoredDoc(doc_id, source, landed.seq_no, landed.primary_term, "created")
 
     def _create(self, index: str, doc_id: str, source: dict, refresh: bool) -> StoredDoc:
-        resp = self._write(lambda: self.client.index(
+        resp = self._write(lambda: self.writer.index(
             index=index, id=doc_id, document=source, op_type="create", refresh=refresh,
             require_alias=True))
         doc = StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"], resp["result"])
@@ -160,7 +163,7 @@ class Storage:
     def replace(self, index: str, doc_id: str, source: dict, *, seq_no: int, primary_term: int,
                 refresh: bool = False) -> StoredDoc:
         """Overwrites a whole document, guarded by the tokens of the version that was read."""
-        resp = self._write(lambda: self.client.index(
+        resp = self._write(lambda: self.writer.index(
             index=index, id=doc_id, document=source, if_seq_no=seq_no,
             if_primary_term=primary_term, refresh=refresh, require_alias=True))
         return StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"],
@@ -174,7 +177,7 @@ class Storage:
         returned StoredDoc carries the new tokens and only the partial source.
         """
         try:
-            resp = self._write(lambda: self.client.update(
+            resp = self._write(lambda: self.writer.update(
                 index=index, id=doc_id, doc=partial, if_seq_no=seq_no,
                 if_primary_term=primary_term, refresh=refresh, require_alias=True))
         except IndexMissing as err:
@@ -187,7 +190,7 @@ class Storage:
         self.recent.forget(index, doc_id)
         try:
             with translated_errors():
-                self.client.delete(index=index, id=doc_id, refresh=refresh)
+                self.writer.delete(index=index, id=doc_id, refresh=refresh)
         except (DocumentMissing, IndexMissing):
             return False
         return True
@@ -200,7 +203,7 @@ class Storage:
         if not doc_ids:
             return 0
         with translated_errors():
-            resp = self.client.bulk(
+            resp = self.writer.bulk(
                 operations=[{"delete": {"_index": index, "_id": doc_id}} for doc_id in doc_ids],
                 refresh=refresh)
         deleted = 0

@@ -17,8 +17,11 @@ next node is decided here, by whether the request can have had an effect:
   cannot land twice; any other write answers 503 (the outcome is unknown);
 - **a timeout**: not retried, read or write: the node may still be working on it, and a caller
   must get its answer within ELASTICSEARCH_REQUEST_TIMEOUT;
-- **an answer** (429, 503 and the like): Elasticsearch's own verdict for the whole cluster (no
-  primary, overloaded); passed to the caller as it is, never retried.
+- **an answer of 502, 503 or 504**: a read goes to the next node (a node cut off from the
+  master, or a proxy before a dead node, answers so while the others can serve); a write is
+  passed to the caller as it is (behind a proxy, such an answer may come after the write went
+  through; from Elasticsearch it is usually the whole cluster's verdict, such as no primary);
+- **any other answer** (429 included): Elasticsearch's own, passed to the caller as it is.
 """
 
 import logging
