@@ -27,7 +27,13 @@ class Config:
     """Read once from the environment by `Config.from_env()`; a mapping may override any field."""
 
     # Elasticsearch
+    # One node, or several comma-separated: calls are spread over them and move on from a
+    # node that does not answer (app.storage.nodes says which failures may).
     ELASTICSEARCH_URL: str = _env("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    # Ask the cluster for its nodes (at start-up, after a node failed, at most once a minute)
+    # and use those instead of the listed ones. Only where the nodes' published addresses are
+    # reachable from the service (not behind a proxy, a load balancer or Docker's port mapping).
+    ELASTICSEARCH_SNIFF: bool = _env("ELASTICSEARCH_SNIFF", False, as_bool)
     ELASTICSEARCH_API_KEY: str = _env("ELASTICSEARCH_API_KEY", "")
     ELASTICSEARCH_USERNAME: str = _env("ELASTICSEARCH_USERNAME", "")
     ELASTICSEARCH_PASSWORD: str = _env("ELASTICSEARCH_PASSWORD", "")

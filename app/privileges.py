@@ -95,8 +95,9 @@ ROUTE_REQUIREMENTS: dict[tuple[str, str], Requirement] = {
         (MONITOR_CONNECTOR, MANAGE_CONNECTOR, MONITOR, "manage", "all")),
 }
 # Routes any authenticated caller may use: the health, liveness and readiness reports (booleans
-# about the service and the cluster, no connector data), the description of the API, and the dashboard's page and
-# assets (no data; served without credentials too, but a browser sends the ones it holds).
+# about the service and the cluster, no connector data), the description of the API, and the
+# dashboard's page and assets (no data; served without credentials too, but a browser sends the
+# ones it holds).
 AUTHENTICATED_ONLY = frozenset({"service.health", "operations.live", "operations.ready",
                                 "service.openapi_document", "dashboard.dashboard_page",
                                 "dashboard.static"})

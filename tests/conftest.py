@@ -177,3 +177,32 @@ def secured_url(secured_node):
     with production_server(secured_node.url,
                            env={**secured_node.service_settings(), "AUTH_MODE": ""}) as url:
         yield url
+
+
+# Several nodes: a three-node cluster of the suite's own (tests/nodes.py)
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """Three local nodes forming one cluster (tests.nodes.LocalCluster), for the tests of
+    several nodes; started the first time a test asks for it, removed when the session ends.
+    Always the local distribution: the failover tests kill and restart its nodes."""
+    from tests.nodes import LocalCluster
+
+    cluster = LocalCluster("cluster")
+    try:
+        cluster.start()
+    except (RuntimeError, TimeoutError) as err:
+        cluster.remove()
+        pytest.fail(f"the tests of several nodes need the local distribution (Maven and a JDK): "
+                    f"{err}", pytrace=False)
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(scope="session")
+def cluster_es(cluster):
+    """Reads what the cluster stores, from whichever of its nodes answers."""
+    client = Elasticsearch(cluster.urls, request_timeout=30, max_retries=3)
+    yield client
+    client.close()

@@ -12,12 +12,14 @@ from the environment), so running the tests after serving against a real cluster
 cluster alone.
 """
 
+import itertools
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,19 +50,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_health(url: str, timeout: float = 120.0) -> None:
+def wait_for_health(url: str, timeout: float = 120.0, *, nodes: int | None = None,
+                    status: str = "yellow") -> None:
+    """Until the cluster is at least `status` (with `nodes` joined, if given), asking each of the
+    comma-separated nodes of `url` in turn."""
     http = urllib3.PoolManager()
+    query = f"wait_for_status={status}&timeout=5s" + (f"&wait_for_nodes={nodes}" if nodes else "")
+    urls = itertools.cycle(url.split(","))
     deadline = time.monotonic() + timeout
     while True:
         try:
-            resp = http.request("GET", f"{url}/_cluster/health?wait_for_status=yellow&timeout=5s",
-                                timeout=10.0)
+            resp = http.request("GET", f"{next(urls)}/_cluster/health?{query}", timeout=10.0,
+                                retries=False)
             if resp.status == 200:
                 return
         except urllib3.exceptions.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise TimeoutError(f"Elasticsearch at {url} did not become healthy in {timeout} s")
+            raise TimeoutError(f"Elasticsearch at {url} did not become {status} "
+                               f"{f'with {nodes} nodes ' if nodes else ''}in {timeout} s")
         time.sleep(1)
 
 
@@ -112,6 +120,12 @@ class LocalNode:
                               env={**os.environ, **self.environment}, capture_output=True,
                               text=True, timeout=timeout)
 
+    def install(self) -> None:
+        """Installs the distribution if needed (scripts/install-elasticsearch)."""
+        result = self._script("install-elasticsearch", timeout=900)
+        if result.returncode != 0:
+            raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{result.stderr[-3000:]}")
+
     def start(self) -> str:
         """Starts the node (installing the distribution first if needed); returns its URL."""
         args = [arg for name, value in self.settings.items() for arg in ("-E", f"{name}={value}")]
@@ -141,6 +155,80 @@ class LocalNode:
         if (self.run_dir / "pid").exists():
             self.stop()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+class LocalCluster:
+    """Several LocalNodes on loopback forming one cluster, each with its own ports, data and
+    logs (one unpacked distribution serves them all).
+
+    Every node is master-eligible and holds data, so any one of three may die and the other two
+    still elect a master and promote replicas. The nodes start at once (one thread each): a node
+    waits for the others before its start command returns.
+    """
+
+    def __init__(self, name: str, *, size: int = 3, heap: str = "384m",
+                 version: str | None = None):
+        self.name = name
+        self.nodes = [LocalNode(f"{name}-{n}", heap=heap, version=version,
+                                environment={"ES_WAIT_FOR_HEALTH": "no"}) for n in range(size)]
+        seeds = ",".join(f"127.0.0.1:{node.transport_port}" for node in self.nodes)
+        for node in self.nodes:
+            node.settings.update({
+                "discovery.type": "multi-node", "cluster.name": name, "node.name": node.name,
+                "discovery.seed_hosts": seeds,
+                "cluster.initial_master_nodes": ",".join(n.name for n in self.nodes)})
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    @property
+    def url(self) -> str:
+        """Every node, comma-separated, as ELASTICSEARCH_URL takes them."""
+        return ",".join(self.urls)
+
+    def start(self, timeout: float = 300.0) -> None:
+        """Starts every node and waits until all have joined and the cluster is at least yellow."""
+        failures = []
+        self.nodes[0].install()  # once, before the nodes start together
+
+        def start(node: LocalNode) -> None:
+            try:
+                node.start()
+            except Exception as err:  # reported below, with every node's reason
+                failures.append(f"{node.name}: {err}")
+
+        threads = [threading.Thread(target=start, args=(node,)) for node in self.nodes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise RuntimeError("\n".join(failures))
+        self.wait_until_joined(timeout=timeout)
+
+    def wait_until_joined(self, nodes: int | None = None, *, status: str = "yellow",
+                          timeout: float = 300.0) -> None:
+        """Until `nodes` (default: all) have joined, asking any node that answers."""
+        wait_for_health(self.url, timeout=timeout, nodes=nodes or len(self.nodes), status=status)
+
+    def node_named(self, name: str) -> LocalNode:
+        return next(node for node in self.nodes if node.name == name)
+
+    def remove(self) -> None:
+        for node in self.nodes:
+            node.remove()
+
+
+@contextmanager
+def local_cluster(name: str, **options):
+    """A LocalCluster started for the block, removed (data and all) after it."""
+    cluster = LocalCluster(name, **options)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 @contextmanager

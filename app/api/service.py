@@ -30,16 +30,24 @@ def root():
 
 @bp.get("/_connector_service/health")
 def health():
-    """Whether Elasticsearch answers, the templates are installed and the indices usable; 503 if not."""
-    report = readiness.check(store())
+    """Whether Elasticsearch answers, the templates are installed and the indices usable; 503 if not.
+
+    Each node the service knows is asked too. One that does not answer makes the status
+    `yellow`, still 200: the service serves as long as any node does, and a load balancer must
+    not take every replica out because one Elasticsearch node is down."""
+    storage = store()
+    report = readiness.check(storage)
     checks = report["checks"]
-    status = "green" if report["ready"] else "red"
-    code = 200 if report["ready"] else 503
+    nodes = storage.cluster.nodes()
+    serving = report["ready"]
+    status = "red" if not serving else "green" if all(n["answers"] for n in nodes) else "yellow"
+    code = 200 if serving else 503
     if g.get("anonymous"):
         # A probe without credentials (auth on) learns the status, nothing else.
         return jsonify(status=status), code
     problem = checks["indices"].get("reason") if checks["elasticsearch"]["ok"] else None
-    body = {"status": status, "elasticsearch": {"reachable": checks["elasticsearch"]["ok"]},
+    body = {"status": status,
+            "elasticsearch": {"reachable": checks["elasticsearch"]["ok"], "nodes": nodes},
             "index_templates": {"installed": checks["index_templates"]["ok"]},
             "indices": {"usable": checks["indices"]["ok"], "problem": problem},
             "service": {"name": SERVICE_NAME, "version": service_version()}}

@@ -101,7 +101,7 @@ class RootSchema(OpenSchema):
 class HealthSchema(OpenSchema):
     """The whole report; a caller without credentials (auth on) gets `status` alone."""
 
-    status = fields.String(required=True, validate=validate.OneOf(["green", "red"]))
+    status = fields.String(required=True, validate=validate.OneOf(["green", "yellow", "red"]))
     elasticsearch = fields.Dict()
     index_templates = fields.Dict()
     indices = fields.Dict()

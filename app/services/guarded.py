@@ -7,7 +7,14 @@ from collections.abc import Callable
 from app.exceptions import TooManyConflicts
 from app.observability import metrics
 from app.services.bounds import adds_objects, require_room
-from app.storage import DocumentMissing, Storage, StoredDoc, VersionConflict, merged
+from app.storage import (
+    DocumentMissing,
+    OutcomeUnknown,
+    Storage,
+    StoredDoc,
+    VersionConflict,
+    merged,
+)
 
 
 def guarded_update(store: Storage, index: str, doc_id: str,
@@ -24,8 +31,18 @@ def guarded_update(store: Storage, index: str, doc_id: str,
     writer succeeded, so with fewer concurrent writers than `store.conflict_retries` every call
     ends; past that it gives up with TooManyConflicts (429), having written nothing. Returns
     the document the change was judged on and the result of the write.
+
+    A conflict may also be this call's own write: when a primary fails mid-write,
+    Elasticsearch retries the write on the promoted replica, which may already hold it. And a
+    write whose answer was lost with its node (OutcomeUnknown) may or may not have landed. In
+    both cases the document is read again (from another node) and first checked for the
+    writes this call attempted (`holds`): found there, it is this call's success. Not found,
+    the change is judged again and sent again, guarded as before, so that of the lost write
+    and its successor at most one can land. A second lost answer is the caller's 503.
     """
     remembered = store.recent.get(index, doc_id)
+    attempted: list[tuple[StoredDoc, dict]] = []  # writes answered with a conflict, or lost
+    answers_lost = 0
     for attempt in range(store.conflict_retries):
         if attempt:
             # A short random pause spreads out writers that lost to the same winner.
@@ -34,6 +51,12 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         from_memory, remembered = remembered is not None, None
         if doc is None:
             raise not_found()
+        landed = next((write for write in attempted if holds(doc, *write)), None)
+        if landed:
+            if refresh:
+                store.refresh(index)
+            return landed[0], StoredDoc(doc_id, landed[1], doc.seq_no, doc.primary_term,
+                                        "updated")
 
         def judge(source: dict) -> tuple[dict, dict]:
             partial = change(source)
@@ -58,6 +81,14 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         except VersionConflict:
             metrics.GUARDED_CONFLICTS.labels(index).inc()
             store.recent.forget(index, doc_id)
+            attempted.append((doc, partial))
+            continue
+        except OutcomeUnknown:
+            store.recent.forget(index, doc_id)
+            answers_lost += 1
+            if answers_lost > 1:
+                raise
+            attempted.append((doc, partial))
             continue
         except DocumentMissing:
             store.recent.forget(index, doc_id)
@@ -67,3 +98,22 @@ def guarded_update(store: Storage, index: str, doc_id: str,
     metrics.GUARDED_EXHAUSTED.labels(index).inc()
     raise TooManyConflicts(
         f"[{doc_id}] changed concurrently {store.conflict_retries} times in a row; retry the request")
+
+
+def holds(current: StoredDoc, judged: StoredDoc, partial: dict) -> bool:
+    """Whether `current`, a later version than `judged`, carries the change `partial` made to
+    `judged`: every value of it, and at least one that `judged` did not have.
+
+    Each change writes a timestamp of its own (or, like an error message, a value whose
+    repetition changes nothing), so a document that holds them all is this write's result. A
+    partial that changed nothing (judged on a version someone had already moved on from)
+    proves nothing and is never taken for a write that landed."""
+    later = (current.primary_term, current.seq_no) > (judged.primary_term, judged.seq_no)
+    return later and contains(current.source, partial) and not contains(judged.source, partial)
+
+
+def contains(source: dict, partial: dict) -> bool:
+    return all(contains(source[key], value)
+               if isinstance(value, dict) and isinstance(source.get(key), dict)
+               else key in source and source[key] == value
+               for key, value in partial.items())

@@ -1,6 +1,8 @@
 """Documents of the connector indices with their concurrency tokens. Every update is guarded."""
 
+import base64
 import logging
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -10,7 +12,13 @@ from elasticsearch import Elasticsearch
 
 from app.exceptions import RestError
 from app.storage.cluster import Cluster
-from app.storage.errors import DocumentMissing, IndexMissing, translated_errors
+from app.storage.errors import (
+    DocumentMissing,
+    IndexMissing,
+    OutcomeUnknown,
+    VersionConflict,
+    translated_errors,
+)
 from app.storage.forwarding import Forwarder
 from app.storage.layout import IndexLayout
 from app.storage.security import ClusterSecurity
@@ -28,6 +36,15 @@ class StoredDoc:
     primary_term: int
     # What the write that produced this version did: "created", "updated" or "noop".
     result: str = ""
+
+
+def new_document_id() -> str:
+    """A random id shaped as Elasticsearch's own: 20 URL-safe base64 characters (120 bits),
+    never starting with `_` or `-`."""
+    while True:
+        doc_id = base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
+        if doc_id[0] not in "_-":
+            return doc_id
 
 
 class RecentVersions:
@@ -84,6 +101,9 @@ class Storage:
                  forwarder: Forwarder | None = None, security: ClusterSecurity | None = None,
                  conflict_retries: int = 32, max_document_bytes: int = 8 * 1_048_576):
         self.client = client
+        # Writes are never sent to the next node on a 502/503/504 (app.storage.nodes): behind
+        # a proxy such an answer may come after the write went through.
+        self.writer = client.options(retry_on_status=())
         self.layout = layout
         self.cluster = cluster
         self.forwarder = forwarder
@@ -111,10 +131,36 @@ class Storage:
 
     def create(self, index: str, source: dict, *, doc_id: str | None = None,
                refresh: bool = False) -> StoredDoc:
-        """Indexes a new document (an id is generated when none is given); 409 if the id exists."""
-        resp = self._write(lambda: self.client.index(
-            index=index, id=doc_id, document=source, op_type="create",
-            refresh=refresh, require_alias=True))
+        """Indexes a new document; 409 if the id exists.
+
+        Without `doc_id` the id is generated here rather than by Elasticsearch: no one else
+        knows it, so a conflict on it can only be this very write, applied once already (when
+        a primary fails mid-write, Elasticsearch retries the write on the promoted replica,
+        which may hold it), and a create whose answer was lost with its node can be sent once
+        more, to the next node, without ever making a second job. A given id may be anyone's:
+        its conflict is a 409 and its lost answer a 503.
+        """
+        if doc_id is not None:
+            return self._create(index, doc_id, source, refresh)
+        doc_id = new_document_id()
+        try:
+            try:
+                return self._create(index, doc_id, source, refresh)
+            except OutcomeUnknown:
+                log.warning("the answer to creating [%s] was lost; sending it again", doc_id)
+                return self._create(index, doc_id, source, refresh)
+        except VersionConflict:
+            landed = self.get(index, doc_id)
+            if landed is None:  # deleted in between: it was created all the same
+                landed = StoredDoc(doc_id, source, -1, -1)
+            if refresh:
+                self.refresh(index)
+            return StoredDoc(doc_id, source, landed.seq_no, landed.primary_term, "created")
+
+    def _create(self, index: str, doc_id: str, source: dict, refresh: bool) -> StoredDoc:
+        resp = self._write(lambda: self.writer.index(
+            index=index, id=doc_id, document=source, op_type="create", refresh=refresh,
+            require_alias=True))
         doc = StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"], resp["result"])
         self.recent.remember(index, doc)
         return doc
@@ -122,7 +168,7 @@ class Storage:
     def replace(self, index: str, doc_id: str, source: dict, *, seq_no: int, primary_term: int,
                 refresh: bool = False) -> StoredDoc:
         """Overwrites a whole document, guarded by the tokens of the version that was read."""
-        resp = self._write(lambda: self.client.index(
+        resp = self._write(lambda: self.writer.index(
             index=index, id=doc_id, document=source, if_seq_no=seq_no,
             if_primary_term=primary_term, refresh=refresh, require_alias=True))
         return StoredDoc(resp["_id"], source, resp["_seq_no"], resp["_primary_term"],
@@ -136,7 +182,7 @@ class Storage:
         returned StoredDoc carries the new tokens and only the partial source.
         """
         try:
-            resp = self._write(lambda: self.client.update(
+            resp = self._write(lambda: self.writer.update(
                 index=index, id=doc_id, doc=partial, if_seq_no=seq_no,
                 if_primary_term=primary_term, refresh=refresh, require_alias=True))
         except IndexMissing as err:
@@ -149,7 +195,7 @@ class Storage:
         self.recent.forget(index, doc_id)
         try:
             with translated_errors():
-                self.client.delete(index=index, id=doc_id, refresh=refresh)
+                self.writer.delete(index=index, id=doc_id, refresh=refresh)
         except (DocumentMissing, IndexMissing):
             return False
         return True
@@ -162,7 +208,7 @@ class Storage:
         if not doc_ids:
             return 0
         with translated_errors():
-            resp = self.client.bulk(
+            resp = self.writer.bulk(
                 operations=[{"delete": {"_index": index, "_id": doc_id}} for doc_id in doc_ids],
                 refresh=refresh)
         deleted = 0

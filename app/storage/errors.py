@@ -6,6 +6,7 @@ from contextlib import contextmanager
 import elasticsearch
 
 from app.exceptions import Conflict, RestError, StorageUnavailable
+from app.storage.nodes import AnswerLost
 
 
 class VersionConflict(Conflict):
@@ -18,6 +19,10 @@ class DocumentMissing(Exception):
 
 class IndexMissing(Exception):
     pass
+
+
+class OutcomeUnknown(StorageUnavailable):
+    """A write went out and its answer was lost with its node: it may or may not have landed."""
 
 
 class IndexLayoutConflict(RestError):
@@ -38,6 +43,9 @@ def translated_errors() -> Iterator[None]:
         if error_type(err) == "index_not_found_exception":
             raise IndexMissing(error_reason(err)) from err
         raise DocumentMissing(error_reason(err)) from err
+    except AnswerLost as err:
+        raise OutcomeUnknown("Elasticsearch is unavailable: the node handling the write stopped "
+                             "answering; the write may or may not have been applied") from err
     except (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout) as err:
         raise StorageUnavailable(f"Elasticsearch is unavailable: {type(err).__name__}") from err
     except elasticsearch.ApiError as err:

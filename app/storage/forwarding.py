@@ -1,9 +1,9 @@
 """Forwarding: what the service does not answer itself reaches Elasticsearch unchanged
 (app.api.forwarding).
 
-Plain HTTP over one urllib3 pool, not the Elasticsearch client: bodies and answers are streamed
+Plain HTTP over urllib3 pools, not the Elasticsearch client: bodies and answers are streamed
 as bytes and never parsed, and Elasticsearch authorizes each request with the caller's own
-credentials.
+credentials. The nodes, and which of them are left aside, are the client's.
 """
 
 import base64
@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 
 import urllib3
+from elastic_transport import BaseNode, NodePool
 
 from app.exceptions import StorageUnavailable
+from app.storage.nodes import is_read, never_sent, node_urls
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,8 @@ def service_authorization(config) -> str | None:
         return f"ApiKey {config.ELASTICSEARCH_API_KEY}"
     user, password = config.ELASTICSEARCH_USERNAME, config.ELASTICSEARCH_PASSWORD
     if not user:
-        userinfo = urllib3.util.parse_url(config.ELASTICSEARCH_URL).auth or ""
+        userinfo = next((auth for auth in (urllib3.util.parse_url(url).auth
+                                           for url in node_urls(config.ELASTICSEARCH_URL)) if auth), "")
         user, _, password = (unquote(part) for part in userinfo.partition(":"))
     if user:
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
@@ -135,35 +138,52 @@ class ForwardedResponse:
 
 
 class Forwarder:
-    """Sends a caller's request to Elasticsearch over pooled connections, body streamed."""
+    """Sends a caller's request to Elasticsearch over pooled connections, body streamed.
 
-    def __init__(self, url: str, *, connect_timeout: float, read_timeout: float,
+    The nodes are the client's node pool (app.storage.nodes), so both agree on which nodes are
+    listed or sniffed and which are left aside as dead; the connections are the forwarder's own,
+    one pool per node, so that long forwarded answers never hold the service's own calls up.
+    """
+
+    def __init__(self, nodes: NodePool, *, connect_timeout: float, read_timeout: float,
                  max_connections: int = 10, ca_certs: str = "", verify_certs: bool = True,
                  service_authorization: str | None = None):
-        parsed = urllib3.util.parse_url(url)
-        self.base_path = (parsed.path or "").rstrip("/")
-        tls = {}
-        if parsed.scheme == "https":
-            tls = {"cert_reqs": "CERT_REQUIRED" if verify_certs else "CERT_NONE"}
-            if ca_certs:
-                tls["ca_certs"] = ca_certs
-        origin = parsed._replace(auth=None, path=None, query=None, fragment=None).url
-        # block=False: a burst opens extra connections rather than queueing callers.
-        self.pool = urllib3.connection_from_url(origin, maxsize=max_connections, block=False, **tls)
-        self.pool.ConnectionCls = (TrackedHTTPSConnection if parsed.scheme == "https"
-                                   else TrackedHTTPConnection)
+        self.nodes = nodes
+        self.max_connections = max_connections
+        self.tls = {"cert_reqs": "CERT_REQUIRED" if verify_certs else "CERT_NONE"}
+        if ca_certs:
+            self.tls["ca_certs"] = ca_certs
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
         self.service_authorization = service_authorization
+        self._pools: dict[str, urllib3.HTTPConnectionPool] = {}
+        self._pools_lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, config) -> "Forwarder":
+    def from_config(cls, config, nodes: NodePool) -> "Forwarder":
         lend = config.FORWARD_WITH_SERVICE_CREDENTIALS
-        return cls(config.ELASTICSEARCH_URL, connect_timeout=config.ELASTICSEARCH_REQUEST_TIMEOUT,
+        return cls(nodes, connect_timeout=config.ELASTICSEARCH_REQUEST_TIMEOUT,
                    read_timeout=config.FORWARD_REQUEST_TIMEOUT,
                    max_connections=config.ELASTICSEARCH_MAX_CONNECTIONS,
                    ca_certs=config.ELASTICSEARCH_CA_CERTS,
                    verify_certs=config.ELASTICSEARCH_VERIFY_CERTS,
                    service_authorization=service_authorization(config) if lend else None)
+
+    def pool(self, node: BaseNode) -> urllib3.HTTPConnectionPool:
+        """The forwarder's connections to `node`, opened on first use."""
+        pool = self._pools.get(node.base_url)
+        if pool is None:
+            with self._pools_lock:
+                pool = self._pools.get(node.base_url)
+                if pool is None:
+                    https = node.scheme == "https"
+                    pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
+                    # block=False: a burst opens extra connections rather than queueing callers.
+                    pool = self._pools[node.base_url] = pool_class(
+                        node.host, port=node.port, maxsize=self.max_connections, block=False,
+                        **(self.tls if https else {}))
+                    # Connections that record themselves, for `forward`'s `abort_when`.
+                    pool.ConnectionCls = TrackedHTTPSConnection if https else TrackedHTTPConnection
+        return pool
 
     def forward(self, method: str, path: str, query: str, headers, body=None,
                 content_length: int | None = None,
@@ -174,8 +194,8 @@ class Forwarder:
         `abort_when(callback)`, if given, registers a callback to run when the caller leaves:
         it cuts the connection to Elasticsearch, so the waiting thread is free at once.
 
-        Raises StorageUnavailable when Elasticsearch cannot be reached or does not answer in
-        time; any answer it gives, errors included, is returned as it is.
+        Raises StorageUnavailable when no node can be reached or none answers in time; any
+        answer Elasticsearch gives, errors included, is returned as it is.
         """
         outgoing = urllib3.HTTPHeaderDict()
         for name, value in forwarded_request_headers(
@@ -183,23 +203,35 @@ class Forwarder:
             outgoing.add(name, value)
         if body is not None and content_length is not None:
             outgoing["Content-Length"] = str(content_length)
-        target = self.base_path + path + (f"?{query}" if query else "")
-        # Never sent twice: a write may have reached Elasticsearch, and a body is a stream read
-        # once. A pooled connection found closed is replaced before sending; any other failure
-        # is a 503, which callers retry (the connectors worker does).
+        target = path + (f"?{query}" if query else "")
         held = _tracking.held = []
         if abort_when is not None:
             abort_when(lambda: _cut_off(held))
+        # The next node only when resending cannot do anything twice (app.storage.nodes): the
+        # request never left (its body, a stream read once, still unread), or it was a read
+        # without a body. A write whose answer was lost, or a timeout, is a 503; callers retry
+        # (the connectors worker does).
         try:
-            upstream = self.pool.urlopen(
-                method, target, body=body, headers=outgoing, retries=False, redirect=False,
-                timeout=self.timeout, preload_content=False, decode_content=False,
-                release_conn=False)
-        except urllib3.exceptions.HTTPError as err:
-            cause = getattr(err, "reason", None) or err
-            log.warning("forwarding %s %s failed: %s", method, path, cause)
-            raise StorageUnavailable(
-                f"Elasticsearch is unavailable: {type(cause).__name__}") from err
+            for attempt in range(len(self.nodes.all())):
+                node = self.nodes.get()
+                try:
+                    upstream = self.pool(node).urlopen(
+                        method, node.path_prefix + target, body=body, headers=outgoing,
+                        retries=False, redirect=False, timeout=self.timeout,
+                        preload_content=False, decode_content=False, release_conn=False)
+                except urllib3.exceptions.HTTPError as err:
+                    cause = getattr(err, "reason", None) or err
+                    log.warning("forwarding %s %s to %s failed: %s", method, path, node.base_url,
+                                cause)
+                    if not isinstance(err, urllib3.exceptions.ReadTimeoutError):
+                        self.nodes.mark_dead(node)
+                    resend = never_sent(err) or (body is None and is_read(method, path))
+                    if resend and attempt + 1 < len(self.nodes.all()):
+                        continue
+                    raise StorageUnavailable(
+                        f"Elasticsearch is unavailable: {type(cause).__name__}") from err
+                self.nodes.mark_live(node)
+                return ForwardedResponse(upstream)
+            raise AssertionError("unreachable: the last attempt returns or raises")
         finally:
             _tracking.held = None
-        return ForwardedResponse(upstream)
