@@ -345,7 +345,8 @@ def test_an_answer_closed_before_its_end_gives_its_connection_to_elasticsearch_b
     es.index(index=index, id="large", document={"text": "z" * 4_000_000}, refresh=True)
     app = create_app({"TESTING": True, "ELASTICSEARCH_URL": elasticsearch_url,
                       "INSTALL_TEMPLATES_ON_START": False})
-    pool = app.extensions["connector_storage"].forwarder.pool
+    forwarder = app.extensions["connector_storage"].forwarder
+    pool = forwarder.pool(forwarder.nodes.get())  # the one node's connections
     free = pool.pool.qsize()
 
     answer = app.test_client().get(f"/{index}/_doc/large", buffered=False)

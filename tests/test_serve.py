@@ -86,7 +86,7 @@ def test_its_log_is_ecs_one_line_per_request_and_never_the_clusters_password(ser
     answer = http.request("GET", url + "/_connector/_sync_job", headers={"X-Opaque-Id": "serve-log"})
     assert answer.status == 200
     deadline = time.monotonic() + 10
-    while "serve-log" not in served["log"].read_text():
+    while '"dataset":"connector_sync_jobs.access"' not in access_line(served["log"], "serve-log"):
         assert time.monotonic() < deadline, "no log line for the request"
         time.sleep(0.1)
     text = served["log"].read_text()
@@ -97,9 +97,15 @@ def test_its_log_is_ecs_one_line_per_request_and_never_the_clusters_password(ser
     service_lines = [line for line in text.splitlines() if not line.startswith("[")]
     records = [json.loads(line) for line in service_lines]
     assert {record["log"]["logger"] for record in records} >= {"_granian", "connector_service.access"}
-    ours = [r for r in records if r.get("http", {}).get("request", {}).get("id") == "serve-log"]
+    ours = [r for r in records if r.get("http", {}).get("request", {}).get("id") == "serve-log"
+            and r.get("event", {}).get("dataset") == "connector_sync_jobs.access"]
     assert len(ours) == 1  # one line per request: granian's own access log is off
     assert ours[0]["http"]["response"]["status_code"] == 200
+
+
+def access_line(log_path, request_id: str) -> str:
+    """The service's log lines that name `request_id`, joined."""
+    return "\n".join(line for line in log_path.read_text().splitlines() if request_id in line)
 
 
 def test_ctrl_c_stops_the_service_and_leaves_the_node_running(served, elasticsearch_url):
