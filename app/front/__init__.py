@@ -1,0 +1,205 @@
+"""The HTTP front: granian's ASGI side, in the same process, in front of the Flask (WSGI) app.
+
+granian's WSGI interface calls the app as soon as the headers arrive and hands it a body that a
+thread reads with no deadline (a client that sends one byte and waits holds that thread for
+ever), and a PATH_INFO already percent-decoded with no raw path beside it (`a%2Fb` and `a/b`
+look the same). This front reads bodies on the event loop, where waiting costs no thread, with
+a deadline that grows with what arrives (BODY_TIMEOUT plus one second per BODY_MIN_RATE bytes,
+the model of Apache's mod_reqtimeout), and bounds the bodies one client address may have in
+flight. Only then does a thread run the app, with the path as the caller wrote it in `RAW_URI`.
+Bodies larger than BODY_BUFFER_BYTES (a worker's `_bulk`) are streamed to the app under the same
+deadline instead of being held whole. docs/security.md lists what each bound guarantees.
+
+The front also begins and reports every request (app.observability.requests): its ids, its
+log line and its metrics, those it answers itself included, once the answer has been sent.
+"""
+
+import asyncio
+import contextvars
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+from werkzeug.exceptions import HTTPException
+
+from app.api.paths import routing_path
+from app.config import Config
+from app.exceptions import RestError, TooManyRequests
+from app.front.bodies import BodyClock, BodyReader, BodyTimeout, ClientGone, StreamedBody, content_length
+from app.front.wsgi import Disconnect, Exchange, answer, build_environ, header, watch_disconnect
+from app.observability import context, requests
+
+log = logging.getLogger(__name__)
+
+# A body still arriving this many seconds after its headers counts as slow (BODIES_PER_CLIENT).
+SLOW_AFTER = 0.5
+# Answered on threads of their own, so probes get an answer while every app thread is busy.
+PROBE_PATHS = frozenset({"/_connector_service/health", "/_connector_service/live",
+                         "/_connector_service/ready"})
+PROBE_THREADS = 2
+# The environ key of a function a view calls to learn when its caller leaves (app.api.forwarding).
+WATCH_DISCONNECT = "connector_service.watch_disconnect"
+
+
+class Front:
+    """The ASGI application granian runs (`app.asgi:app`); `wsgi_app` is the Flask app."""
+
+    def __init__(self, wsgi_app, settings: Config):
+        self.app = wsgi_app
+        self.access_log = getattr(wsgi_app, "config", {}).get("ACCESS_LOG", True)
+        self.body_timeout = settings.BODY_TIMEOUT
+        self.min_rate = settings.BODY_MIN_RATE
+        self.buffer_bytes = settings.BODY_BUFFER_BYTES
+        self.bodies_per_client = settings.BODIES_PER_CLIENT
+        self.threads = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="app")
+        self.probe_threads = ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="probe")
+        # Bodies still arriving, by client address; only the event loop's thread touches it.
+        self.arriving: Counter[str] = Counter()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self.http(scope, receive, send)
+
+    async def lifespan(self, receive, send):
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.threads.shutdown(wait=False)
+                self.probe_threads.shutdown(wait=False)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def http(self, scope, receive, send):
+        headers = scope["headers"]
+        declared = content_length(headers)
+        chunked = any(name == b"transfer-encoding" for name, _ in headers)
+        client = (scope.get("client") or ("", 0))[0]
+        observed = requests.arrived(
+            header(headers, b"x-opaque-id"), header(headers, b"traceparent"),
+            method=scope["method"], path=scope["path"], client=client or None,
+            user_agent=header(headers, b"user-agent"))
+        try:
+            body, streamed = b"", None
+            if chunked or declared:
+                try:
+                    body, streamed = await self.receive_body(receive, client, declared)
+                except ClientGone as gone:
+                    # No one is left to answer.
+                    self.account(observed, scope, requests.CLIENT_CLOSED,
+                                 ("client_closed_request", gone.reason))
+                    return
+                except (BodyTimeout, TooManyRequests) as refused:
+                    self.account(observed, scope, refused.status,
+                                 (refused.error_type, refused.reason))
+                    await answer(send, refused, close=True, headers=requests.echo_headers(observed))
+                    return
+            environ = build_environ(scope, body if streamed is None else streamed, declared)
+            environ[requests.BEGUN_BY_SERVER] = observed
+            await self.run_app(environ, receive, send, streamed, observed)
+        finally:
+            requests.request_done(observed, log=self.access_log)
+
+    def account(self, observed, scope, status: int, error: tuple[str, str]) -> None:
+        """What a request the front answered itself is logged and counted as: the route the
+        app would have served it with, the status, the error's type and reason."""
+        observed.status, observed.error = status, error
+        if not hasattr(self.app, "url_map"):
+            return
+        environ = build_environ(scope, b"", None)
+        environ["PATH_INFO"] = routing_path(environ)
+        try:
+            rule, _ = self.app.url_map.bind_to_environ(environ).match(return_rule=True)
+        except HTTPException:
+            rule = None
+        observed.route = requests.route_label(rule)
+
+    async def receive_body(self, receive, client: str, declared: int | None):
+        """The body whole (bytes, None), or its start and the stream of the rest (b"", stream).
+
+        A body still arriving after SLOW_AFTER seconds, or one streamed (which takes a thread
+        while it arrives), counts against its address's BODIES_PER_CLIENT until it is complete.
+        """
+        reader = BodyReader(receive, BodyClock(self.body_timeout, self.min_rate),
+                            self.buffer_bytes)
+        counted = False
+        try:
+            if not await reader.read(SLOW_AFTER) or reader.more:
+                self.count(client)
+                counted = True
+                await reader.read()
+            if not reader.more:
+                return reader.body(), None
+            stream = StreamedBody(receive, reader.clock, asyncio.get_running_loop(), reader.body())
+            stream.on_done = lambda: self.release(client)
+            counted = False  # released by the stream when the request is over
+            return b"", stream
+        finally:
+            reader.abandon()
+            if counted:
+                self.release(client)
+
+    def count(self, client: str) -> None:
+        if self.bodies_per_client and self.arriving[client] >= self.bodies_per_client:
+            raise TooManyRequests(
+                f"too many requests from [{client}] are still sending their bodies (at most "
+                f"[{self.bodies_per_client}] at once); retry once they are complete")
+        self.arriving[client] += 1
+
+    def release(self, client: str) -> None:
+        self.arriving[client] -= 1
+        if self.arriving[client] <= 0:
+            del self.arriving[client]
+
+    async def run_app(self, environ, receive, send, streamed, observed):
+        loop = asyncio.get_running_loop()
+        disconnect = Disconnect()
+        watchers = []
+
+        def start_watching() -> None:
+            if not watchers:
+                watchers.append(loop.create_task(watch_disconnect(receive, disconnect)))
+
+        def watch() -> Disconnect:
+            """Asked for by a request that may wait long (a forward): `Disconnect` fires when the
+            caller leaves. Other requests skip the cost of watching. Only after the body: until
+            then, reading it notices a caller who left."""
+            if streamed is not None and streamed.more:
+                streamed.on_complete = lambda: loop.call_soon_threadsafe(start_watching)
+            else:
+                loop.call_soon_threadsafe(start_watching)
+            return disconnect
+
+        environ[WATCH_DISCONNECT] = watch
+        pool = self.probe_threads if environ["PATH_INFO"] in PROBE_PATHS else self.threads
+        exchange = Exchange(self.app, environ, loop, send, disconnect)
+        # A context of its own on the pooled thread: the request's ids reach every call to
+        # Elasticsearch it makes, and nothing of it is left for the thread's next request.
+        request_context = contextvars.Context()
+        request_context.run(context.use, observed)
+        try:
+            whole = await loop.run_in_executor(pool, request_context.run, exchange.run)
+            if whole is not None:
+                status, headers, body = whole
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+            observed.status = exchange.status  # what was sent, whatever the app reported
+        except Exception as failure:
+            log.exception("%s %s failed", environ["REQUEST_METHOD"], environ["PATH_INFO"],
+                          extra={"trace.id": observed.trace_id,
+                                 "http.request.id": observed.request_id})
+            if exchange.started:  # the status is sent; the answer was cut off
+                observed.status = exchange.status
+                observed.error = (type(failure).__name__, f"the answer was cut off: {failure}")
+            else:
+                error = RestError("internal server error")
+                observed.status, observed.error = error.status, (error.error_type, error.reason)
+                await answer(send, error, close=True, headers=requests.echo_headers(observed))
+        finally:
+            for watcher in watchers:
+                watcher.cancel()
+            if streamed is not None:
+                streamed.done()
