@@ -1,5 +1,5 @@
 """ASGI entry point: `granian --interface asgi app.asgi:app` (scripts/serve). The Flask app runs
-behind the in-process front (app/front.py) that reads bodies and keeps the raw path."""
+behind the in-process front (app/front/) that reads bodies and keeps the raw path."""
 
 from app.observability import shared_dir
 

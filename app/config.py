@@ -107,7 +107,7 @@ class Config:
     # worker and scrape; recomputed ahead of time past half of it).
     JOB_FIGURES_MAX_AGE: float = _env("JOB_FIGURES_MAX_AGE", 15.0, float)
 
-    # HTTP server (scripts/serve) and its front (app/front.py, docs/security.md)
+    # HTTP server (scripts/serve) and its front (app/front/, docs/security.md)
     HOST: str = _env("HOST", "127.0.0.1")
     PORT: int = _env("PORT", 8080, int)
     # Threads per worker process that run requests (bodies arrive without one).

@@ -339,7 +339,7 @@ def test_a_large_forwarded_answer_arrives_whole_over_real_http(live_url, elastic
 
 def test_an_answer_closed_before_its_end_gives_its_connection_to_elasticsearch_back(
         elasticsearch_url, es, index):
-    """What the server does when the caller leaves half-way (app/front.py closes the answer):
+    """What the server does when the caller leaves half-way (app/front/ closes the answer):
     the forward's connection is closed and its place in the pool given back at once, not
     whenever the garbage collector finds the answer."""
     es.index(index=index, id="large", document={"text": "z" * 4_000_000}, refresh=True)

@@ -8,6 +8,7 @@ the app in this process where a race must be made deterministic.
 import os
 import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -226,3 +227,31 @@ def test_a_scraper_token_opens_nothing_but_the_metrics(keyed_url, http, path):
     answer = http.request("GET", keyed_url + path,
                           headers={"Authorization": f"Bearer {SCRAPER_TOKEN}"})
     assert answer.status == 401
+
+
+def test_workers_starting_together_clean_up_dead_servers_without_failing(tmp_path):
+    """Each worker removes the metrics folders of servers that are gone as it starts; several
+    starting at once remove the same folders, and none of them may fail for it (a worker that
+    fails to start is a traceback in the log and one worker fewer)."""
+    mine = f"{shared_dir.PREFIX}{os.getuid()}-"
+    for n in range(300):  # servers long gone: no process has these pids' start times
+        dead = tmp_path / f"{mine}{4_000_000 + n}-1"
+        dead.mkdir()
+        for k in range(5):
+            (dead / f"counter_{k}.db").write_bytes(b"x" * 4096)
+    failures = []
+
+    def start_a_worker():
+        try:
+            shared_dir.remove_dead_servers(tmp_path)
+        except Exception as err:  # what would stop the worker's start
+            failures.append(err)
+
+    workers = [threading.Thread(target=start_a_worker) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert failures == []
+    assert list(tmp_path.iterdir()) == []

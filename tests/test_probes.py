@@ -59,7 +59,7 @@ def test_probes_answer_without_credentials_with_their_status_alone(elasticsearch
 
 def test_probes_answer_at_once_while_every_request_thread_waits_on_elasticsearch(
         elasticsearch_url):
-    """As deployed: probes run on threads of their own (app/front.py), so an orchestrator does
+    """As deployed: probes run on threads of their own (app/front/), so an orchestrator does
     not restart or drain a service whose request threads are all busy."""
     slow = "/_cluster/health?wait_for_nodes=99&timeout=4s"  # the node holds each for 4 s
     with production_server(elasticsearch_url, workers=1, threads=2) as url:

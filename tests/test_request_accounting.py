@@ -4,7 +4,7 @@ caller gone before its body arrived (logged as 499, nothing sent), and a large a
 to the caller.
 
 Over real sockets against the service as scripts/serve runs it (granian's ASGI interface with
-app/front.py), one worker process so that its bounds and metrics are one process's.
+app/front/), one worker process so that its bounds and metrics are one process's.
 """
 
 import json

@@ -87,7 +87,7 @@ def request_body():
 
 def raw_path() -> str:
     """The path as the caller encoded it: an id with `%2F` must reach Elasticsearch as `%2F`,
-    not as a `/`. From RAW_URI where the server gives it (app/front.py does); else PATH_INFO,
+    not as a `/`. From RAW_URI where the server gives it (app/front/ does); else PATH_INFO,
     which a WSGI server has already decoded, encoded again."""
     raw = paths.raw_path(request.environ)
     if raw is not None:

@@ -2,7 +2,7 @@
 `/` and then decodes each segment, so `a%2Fb` is one id, `a/b`.
 
 A WSGI server hands the app a PATH_INFO that is already decoded, where `a%2Fb` and `a/b` look
-the same. The raw path is in `RAW_URI`/`REQUEST_URI` (app/front.py sets both, as werkzeug's
+the same. The raw path is in `RAW_URI`/`REQUEST_URI` (app/front/ sets both, as werkzeug's
 servers and test client do); `route_on_raw_path` rebuilds PATH_INFO from it with each segment
 decoded but a `/` or `%` inside a segment kept escaped, and `SegmentConverter` undoes those two
 escapes in the values the routes receive.

@@ -2,7 +2,7 @@
 what its answer was, for its log line and the metrics.
 
 Kept in a context variable, so the storage package reads it without knowing about Flask; the
-front (app/front.py) runs each request on a thread in a context of its own.
+front (app/front/) runs each request on a thread in a context of its own.
 """
 
 import re

@@ -2,7 +2,7 @@
 request metrics.
 
 Whoever begins a request reports it once its answer has been sent. As the service is deployed
-that is the front (app/front.py), for every request: those it answers itself (a body too slow,
+that is the front (app/front/), for every request: those it answers itself (a body too slow,
 too many slow bodies from one address, a caller gone before its body arrived) and those the
 app answers, when their last chunk has been handed to the server, streamed or not; the app's
 hooks add what only the route knows (the URL rule, the error type). Without the front (`flask

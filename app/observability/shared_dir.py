@@ -52,17 +52,21 @@ def prepare_for_workers() -> Path | None:
 
 
 def remove_dead_servers(base: Path) -> None:
-    """Directories of this user's earlier servers whose main process is gone."""
+    """Directories of this user's earlier servers whose main process is gone.
+
+    Workers starting together (of one server, or of several) clean up at once: a directory
+    another one has just removed is passed over, never an error that stops a worker starting.
+    """
     mine = f"{PREFIX}{os.getuid()}-"
     for path in base.glob(f"{mine}*"):
         try:
             pid, started = path.name[len(mine):].split("-")
             if process_start(int(pid)) == started:
                 continue
-        except ValueError:
+            if path.lstat().st_uid == os.getuid() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+        except (ValueError, OSError):
             continue
-        if path.lstat().st_uid == os.getuid() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def shared_directory() -> Path | None:
