@@ -4,6 +4,7 @@ up to its own 100 MB by default, and compressed with gzip or deflate (the offici
 
 import gzip
 import json
+import time
 import zlib
 
 import pytest
@@ -110,3 +111,26 @@ def test_a_body_that_does_not_decompress_is_a_4xx(http, live_url, es, pending_jo
 
     assert response.status == status, response.data
     assert stored_job(es, pending_job)["status"] == "pending"
+
+
+def test_requests_without_a_body_never_wait_for_the_large_body_turn(elasticsearch_url):
+    """Large bodies are read one at a time per worker process; a GET without a body has none to
+    read and must not take that turn. Four lists at once, each held 2 s by Elasticsearch (a
+    relay holds the node's answers), are answered together, not one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.live_server import production_server
+    from tests.relay import FaultyRelay
+
+    with FaultyRelay(elasticsearch_url, hold_seconds=2.0,
+                     lose_answer=lambda method, target: "_search" in target) as relay, \
+            production_server(relay.url, workers=1) as url:
+        http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
+        started = time.monotonic()
+        with ThreadPoolExecutor(4) as callers:
+            answers = list(callers.map(
+                lambda _: http.request("GET", url + "/_connector/_sync_job"), range(4)))
+        elapsed = time.monotonic() - started
+
+    assert [answer.status for answer in answers] == [503] * 4  # each lost its answer
+    assert elapsed < 6, f"the four lists waited for each other: {elapsed:.1f} s"

@@ -49,8 +49,10 @@ def body_within_limit() -> None:
         if request.content_length > limit:
             raise BodyTooLarge(limit)
         return
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return  # no length and no chunking: there is no body (a GET, a body-less PUT)
     if "wsgi.input_terminated" not in request.environ:
-        return  # no length and no chunking: werkzeug reads no body at all
+        return  # a server that cannot tell where a chunked body ends: werkzeug reads none
     from app.api.bodies import take_large_body_turn
 
     take_large_body_turn()  # its size is unknown until it is read

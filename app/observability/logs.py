@@ -6,9 +6,11 @@
 line is written.
 """
 
+import json
 import logging
 import re
 import sys
+import time
 from base64 import b64encode
 from urllib.parse import unquote, urlsplit
 
@@ -24,6 +26,9 @@ AUTHORIZATION_VALUE = re.compile(r"(?i)\b(ApiKey|Basic|Bearer)(\s+|\"?\s*:\s*\"?
 # A configured secret shorter than this is not searched for (it would blank common words).
 MIN_SECRET_LENGTH = 3
 OUR_HANDLER = "connector_service_handler"
+# A record attribute holding fields already in ECS's nested form (app.observability.requests).
+ECS_DOCUMENT = "ecs_document"
+ECS_VERSION = "1.6.0"
 
 
 def configured_secrets(settings) -> list[str]:
@@ -72,9 +77,31 @@ class EcsFormatter(ecs_logging.StdlibFormatter):
         super().__init__(extra={"service.name": SERVICE_NAME, "service.version": service_version},
                          ensure_ascii=False)
         self.redact = redact
+        self.service = {"name": SERVICE_NAME, "version": service_version}
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.redact(super().format(record))
+        document = getattr(record, ECS_DOCUMENT, None)
+        if document is None:
+            return self.redact(super().format(record))
+        return self.redact(self.format_document(record, document))
+
+    def format_document(self, record: logging.LogRecord, document: dict) -> str:
+        """A line whose ECS fields come already nested (the access line): the same form as
+        ecs-logging's, written with one JSON encoding."""
+        seconds = time.gmtime(record.created)
+        line = {
+            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", seconds)
+                          + f".{int(record.msecs):03d}Z",
+            "log.level": record.levelname.lower(),
+            "message": record.getMessage(),
+            "ecs.version": ECS_VERSION,
+            **document,
+            "log": {"logger": record.name},
+            "process": {"name": record.processName, "pid": record.process,
+                        "thread": {"id": record.thread, "name": record.threadName}},
+            "service": self.service,
+        }
+        return json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 class ConsoleFormatter(logging.Formatter):

@@ -16,7 +16,7 @@ import time
 
 from flask import Flask, Response, current_app, g, request
 
-from app.observability import context, metrics
+from app.observability import context, logs, metrics
 
 access_log = logging.getLogger("connector_service.access")
 
@@ -70,29 +70,36 @@ def request_done(observed: context.RequestContext, *, log: bool) -> None:
 
 
 def log_request(observed: context.RequestContext, seconds: float) -> None:
+    """The request's access line: its ECS fields built here, nested as ECS nests them, so that
+    writing it costs one JSON encoding (logs.ECS_DOCUMENT) and not ecs-logging's generic merge
+    of dotted names, which cost a fifth of a heartbeat's CPU."""
     status = observed.status
-    fields = {
-        "event.kind": "event", "event.category": ["web"], "event.type": ["access"],
-        "event.dataset": "connector_sync_jobs.access",
-        "event.outcome": "failure" if status >= 400 else "success",
-        "event.duration": int(seconds * 1e9),
-        "http.request.method": observed.method, "http.request.id": observed.request_id,
-        "http.response.status_code": status, "url.path": observed.path,
-        "trace.id": observed.trace_id, "client.address": observed.client,
-        "user_agent.original": observed.user_agent or None,
-        "connector_service.route": observed.route,
-        "connector_service.elasticsearch.calls": observed.es_calls,
-        "connector_service.elasticsearch.duration_ms": round(observed.es_seconds * 1000, 2),
+    document = {
+        "event": {"kind": "event", "category": ["web"], "type": ["access"],
+                  "dataset": "connector_sync_jobs.access",
+                  "outcome": "failure" if status >= 400 else "success",
+                  "duration": int(seconds * 1e9)},
+        "http": {"request": {"method": observed.method, "id": observed.request_id},
+                 "response": {"status_code": status}},
+        "url": {"path": observed.path},
+        "trace": {"id": observed.trace_id},
+        "client": {"address": observed.client},
+        "connector_service": {"route": observed.route, "elasticsearch": {
+            "calls": observed.es_calls,
+            "duration_ms": round(observed.es_seconds * 1000, 2)}},
     }
+    if observed.user_agent:
+        document["user_agent"] = {"original": observed.user_agent}
     error = observed.error
     if error:
-        fields["error.type"], fields["error.message"] = error
+        document["error"] = {"type": error[0], "message": error[1]}
     message = (f"{observed.method} {observed.path} {status} {seconds * 1000:.1f} ms "
                f"es_calls={observed.es_calls}")
     if error:
         message += f" {error[0]}"
-    access_log.info(message, extra={key: value for key, value in fields.items()
-                                    if value is not None})
+    access_log.info(message, extra={logs.ECS_DOCUMENT: document,
+                                    "trace.id": observed.trace_id,
+                                    "http.request.id": observed.request_id})
 
 
 # The app's hooks
