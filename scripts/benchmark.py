@@ -630,7 +630,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-ROUTE_NAMES = {"/{index}/_doc/{id}": "get", "/{index}/_update/{id}": "update",
+# The node counts requests by route, not by method: a real-time GET and a create with an id the
+# service generated (PUT) share `/{index}/_doc/{id}`.
+ROUTE_NAMES = {"/{index}/_doc/{id}": "get/put doc", "/{index}/_update/{id}": "update",
                "/{index}/_doc": "index", "/{index}/_search": "search",
                "/{index}/_create/{id}": "index"}
 
