@@ -1,4 +1,5 @@
-"""More jobs than a page can reach: written in bulk straight to the node, removed afterwards."""
+"""More jobs, or connectors, than a page can reach: written in bulk straight to the node, removed
+afterwards."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,9 +9,19 @@ from elasticsearch import Elasticsearch
 
 from app.clock import format_instant
 from app.services.sync_jobs import pending_job
-from app.storage import SYNC_JOBS_INDEX
+from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
 
 BATCH = 5_000
+
+
+@contextmanager
+def many_connectors(es: Elasticsearch, count: int) -> Iterator[list[str]]:
+    """`count` connectors whose index names sort as their ids do; yields the ids in that order
+    and deletes exactly those connectors afterwards."""
+    ids = [f"many-connector-{n:06d}" for n in range(count)]
+    yield from _written(es, CONNECTORS_INDEX, ids, lambda n: {
+        "index_name": f"search-many-{n:06d}", "name": ids[n], "service_type": "many",
+        "status": "created", "is_native": False, "deleted": False, "configuration": {}})
 
 
 @contextmanager
@@ -21,18 +32,22 @@ def many_pending_jobs(es: Elasticsearch, connector_id: str, count: int) -> Itera
     snapshot = {"id": connector_id, "index_name": "search-many", "service_type": "many",
                 "configuration": {}}
     ids = [f"many-{connector_id}-{n:06d}" for n in range(count)]
+    yield from _written(es, SYNC_JOBS_INDEX, ids, lambda n: pending_job(
+        snapshot, "full", "on_demand", format_instant(start + timedelta(milliseconds=n))))
+
+
+def _written(es: Elasticsearch, index: str, ids: list[str], document) -> Iterator[list[str]]:
+    """Creates `document(n)` as `ids[n]` in `index`, yields the ids, then deletes exactly those."""
     try:
-        for first in range(0, count, BATCH):
+        for first in range(0, len(ids), BATCH):
             operations = []
-            for n in range(first, min(first + BATCH, count)):
-                created = format_instant(start + timedelta(milliseconds=n))
-                operations += [{"create": {"_index": SYNC_JOBS_INDEX, "_id": ids[n]}},
-                               pending_job(snapshot, "full", "on_demand", created)]
+            for n in range(first, min(first + BATCH, len(ids))):
+                operations += [{"create": {"_index": index, "_id": ids[n]}}, document(n)]
             assert not es.bulk(operations=operations)["errors"]
-        es.indices.refresh(index=SYNC_JOBS_INDEX)
+        es.indices.refresh(index=index)
         yield ids
     finally:
-        for first in range(0, count, BATCH):
-            es.bulk(operations=[{"delete": {"_index": SYNC_JOBS_INDEX, "_id": job_id}}
-                                for job_id in ids[first:first + BATCH]])
-        es.indices.refresh(index=SYNC_JOBS_INDEX)
+        for first in range(0, len(ids), BATCH):
+            es.bulk(operations=[{"delete": {"_index": index, "_id": doc_id}}
+                                for doc_id in ids[first:first + BATCH]])
+        es.indices.refresh(index=index)

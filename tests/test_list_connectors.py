@@ -3,6 +3,7 @@
 import pytest
 
 from tests.api_client import error_type
+from tests.many_jobs import many_connectors
 from tests.stored import stored_connector
 
 
@@ -136,3 +137,16 @@ def test_bad_parameters_are_400(api, query, kind, reason):
 def test_list_with_a_body_is_400(api):
     body = api.call("GET", "/_connector", {"query": {"match_all": {}}}, expect=400)
     assert error_type(body) == "illegal_argument_exception"
+
+
+def test_count_stops_at_the_result_window_as_in_the_reference(api, es):
+    # The reference searches with Elasticsearch's default counting: exact up to 10,000, then
+    # 10,000, the furthest a page can reach.
+    with many_connectors(es, 10_001) as ids_in_order:
+        body = api.list_connectors(size=1)
+        assert (body["count"], ids(body)) == (10_000, ids_in_order[:1])
+        last_page = api.list_connectors(**{"from": 9_990, "size": 10})
+        assert (last_page["count"], ids(last_page)) == (10_000, ids_in_order[9_990:10_000])
+        filtered = api.list_connectors(service_type="many", size=0)
+        assert filtered["count"] == 10_000
+    assert api.list_connectors()["count"] == 0

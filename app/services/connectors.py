@@ -73,8 +73,9 @@ def list_connectors(store: Storage, *, from_: int = 0, size: int = 100,
                     service_types: Sequence[str] = (), query: str | None = None,
                     include_deleted: bool = False) -> tuple[int, list[dict]]:
     """List connectors, by index_name ascending (those without one last); `count` is the number
-    of all matches. Filters are ANDed; `query` is a substring match on index_name, name and
-    description."""
+    of matches as the reference counts them (Elasticsearch's default: exact up to 10,000, then
+    10,000, the furthest a page can reach). Filters are ANDed; `query` is a substring match on
+    index_name, name and description."""
     must = []
     if index_names:
         must.append(Q("terms", index_name=list(index_names)))
@@ -89,7 +90,8 @@ def list_connectors(store: Storage, *, from_: int = 0, size: int = 100,
     must_not = [] if include_deleted else [Q("term", deleted=True)]
     search = Search().query(Q("bool", must=must, must_not=must_not)).sort(
         {"index_name": {"order": "asc"}})
-    total, hits = store.search(CONNECTORS_INDEX, search[from_:from_ + size].to_dict())
+    total, hits = store.search(CONNECTORS_INDEX, search[from_:from_ + size].to_dict(),
+                               exact_total=False)
     return total, [{"id": hit.id, **hit.source} for hit in hits]
 
 
