@@ -114,10 +114,61 @@ def test_ctrl_c_stops_the_service_and_leaves_the_node_running(served, elasticsea
     try:
         status = process.wait(timeout=60)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"still running 60 s after Ctrl-C: {served['log'].read_text()[-3000:]}")
+        processes = subprocess.run(["ps", "-eo", "pid,ppid,pgid,stat,wchan:20,args"],
+                                   capture_output=True, text=True).stdout
+        ours = "\n".join(line for line in processes.splitlines() if "granian" in line
+                         or "scripts/serve" in line)
+        pytest.fail(f"still running 60 s after Ctrl-C:\n{ours}\n{served['log'].read_text()[-3000:]}")
     assert status == 0, served["log"].read_text()[-3000:]
     with pytest.raises(urllib3.exceptions.HTTPError):
         served["http"].request("GET", served["url"] + "/_connector_service/health",
                                timeout=urllib3.Timeout(total=5))
     health = urllib3.request("GET", elasticsearch_url + "/_cluster/health", retries=False)
     assert health.status == 200
+
+
+def test_a_stop_always_ends_even_when_granian_does_not(elasticsearch_url, tmp_path):
+    # granian frozen (SIGSTOP): the stop signal reaches it but nothing happens. scripts/serve
+    # kills granian and its workers SHUTDOWN_TIMEOUT + 10 s after the signal and exits.
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    env = {**os.environ, "ELASTICSEARCH_URL": elasticsearch_url, "PORT": str(port),
+           "WEB_CONCURRENCY": "1", "SHUTDOWN_TIMEOUT": "1"}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([str(REPO_ROOT / "scripts" / "serve")], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, process, lambda: log_path.read_text()[-3000:], timeout=120)
+        granian = child_pids(process.pid)
+        assert len(granian) == 1, granian
+        server = granian[0]
+        workers = child_pids(server)
+        os.kill(server, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        os.killpg(process.pid, signal.SIGTERM)  # what a supervisor sends
+        assert process.wait(timeout=60) == 0
+        assert 10 <= time.monotonic() - stopped_at < 30
+        assert "granian had not stopped 11 s after the stop signal: killing it" in log_path.read_text()
+        for pid in [server, *workers]:
+            assert not os.path.exists(f"/proc/{pid}") or zombie(pid), f"process {pid} survived"
+        with pytest.raises(urllib3.exceptions.HTTPError):
+            urllib3.request("GET", url + "/_connector_service/health", retries=False,
+                            timeout=urllib3.Timeout(total=5))
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def child_pids(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
+def zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
