@@ -37,17 +37,21 @@ def many_pending_jobs(es: Elasticsearch, connector_id: str, count: int) -> Itera
 
 
 def _written(es: Elasticsearch, index: str, ids: list[str], document) -> Iterator[list[str]]:
-    """Creates `document(n)` as `ids[n]` in `index`, yields the ids, then deletes exactly those."""
+    """Creates `document(n)` as `ids[n]` in `index`, yields the ids, then deletes exactly the
+    documents it created (an id already taken is left as it was, and fails the test)."""
+    created = []
     try:
         for first in range(0, len(ids), BATCH):
             operations = []
             for n in range(first, min(first + BATCH, len(ids))):
                 operations += [{"create": {"_index": index, "_id": ids[n]}}, document(n)]
-            assert not es.bulk(operations=operations)["errors"]
+            items = es.bulk(operations=operations)["items"]
+            created += [item["create"]["_id"] for item in items if item["create"]["status"] == 201]
+            assert len(created) == min(first + BATCH, len(ids)), "ids already taken"
         es.indices.refresh(index=index)
         yield ids
     finally:
-        for first in range(0, len(ids), BATCH):
+        for first in range(0, len(created), BATCH):
             es.bulk(operations=[{"delete": {"_index": index, "_id": doc_id}}
-                                for doc_id in ids[first:first + BATCH]])
+                                for doc_id in created[first:first + BATCH]])
         es.indices.refresh(index=index)

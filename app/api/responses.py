@@ -79,20 +79,13 @@ class FilterPath:
         if wildcards > MAX_WILDCARD_SEGMENTS:
             raise FilterPathRefused(f"filter_path has [{wildcards}] wildcard segments, more than "
                                     f"the [{MAX_WILDCARD_SEGMENTS}] allowed")
-        self.includes = self.excludes = None
+        roots: dict[bool, _Node] = {}  # by whether the pattern excludes
         for pattern in patterns:
-            exclude = pattern.startswith("-")
-            root = self.excludes if exclude else self.includes
-            if root is None:
-                root = _Node()
-                if exclude:
-                    self.excludes = root
-                else:
-                    self.includes = root
-            node = root
+            node = roots.setdefault(pattern.startswith("-"), _Node())
             for segment in pattern.lstrip("-").split("."):
                 node = node.child(segment)
             node.end = True
+        self.includes, self.excludes = roots.get(False), roots.get(True)
         self.spec = spec
         self.budget = 0
 

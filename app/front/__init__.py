@@ -28,14 +28,14 @@ from app.exceptions import RestError, TooManyRequests
 from app.front.bodies import BodyClock, BodyReader, BodyTimeout, ClientGone, StreamedBody, content_length
 from app.front.wsgi import Disconnect, Exchange, answer, build_environ, header, watch_disconnect
 from app.observability import context, requests
+from app.security import PROBE_PATHS
 
 log = logging.getLogger(__name__)
 
 # A body still arriving this many seconds after its headers counts as slow (BODIES_PER_CLIENT).
 SLOW_AFTER = 0.5
-# Answered on threads of their own, so probes get an answer while every app thread is busy.
-PROBE_PATHS = frozenset({"/_connector_service/health", "/_connector_service/live",
-                         "/_connector_service/ready"})
+# Probes (app.security.PROBE_PATHS) are answered on threads of their own, so they get an answer
+# while every app thread is busy.
 PROBE_THREADS = 2
 # The environ key of a function a view calls to learn when its caller leaves (app.api.forwarding).
 WATCH_DISCONNECT = "connector_service.watch_disconnect"

@@ -20,7 +20,7 @@ from app.exceptions import BadRequest, InvalidStatusTransition, RestError, Stora
 from app.job_states import RUNNING_STATUSES, JobStatus, JobType, can_transition
 from app.services.guarded import guarded_update
 from app.services.sync_jobs import with_id
-from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage
+from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage, merged
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,9 @@ def fail_stale(store: Storage, older_than: float, *, connector_id: str | None = 
 
 def _fail_one(store: Storage, job_id: str, limit: str, older_than: float) -> dict:
     try:
-        guarded_update(store, SYNC_JOBS_INDEX, job_id, _fail_if_stale(limit, older_than),
-                       not_found=NoLongerStale, refresh=True)
+        judged, written = guarded_update(store, SYNC_JOBS_INDEX, job_id,
+                                         _fail_if_stale(limit, older_than),
+                                         not_found=NoLongerStale, refresh=True)
     except (NoLongerStale, InvalidStatusTransition):
         return {"id": job_id, "outcome": "skipped",
                 "reason": "the job reported or finished since it was found"}
@@ -92,7 +93,8 @@ def _fail_one(store: Storage, job_id: str, limit: str, older_than: float) -> dic
     except Exception as err:  # this job only: the sweep goes on with the next one
         log.warning("could not fail stale job [%s]: %s", job_id, type(err).__name__)
         return {"id": job_id, "outcome": "failed", "reason": reason_of(err)}
-    return {"id": job_id, "outcome": "error", **_record_on_connector(store, job_id)}
+    failed_job = merged(judged.source, written.source)
+    return {"id": job_id, "outcome": "error", **_record_on_connector(store, job_id, failed_job)}
 
 
 def _fail_if_stale(limit: str, older_than: float):
@@ -122,10 +124,8 @@ def _fail_if_stale(limit: str, older_than: float):
     return change
 
 
-def _record_on_connector(store: Storage, job_id: str) -> dict:
-    """The framework's `Connector.sync_done(job)` for a job that ended in error, guarded."""
-    job_doc = store.get(SYNC_JOBS_INDEX, job_id)
-    job = job_doc.source if job_doc else {}
+def _record_on_connector(store: Storage, job_id: str, job: dict) -> dict:
+    """The framework's `Connector.sync_done(job)` for `job`, just written in error, guarded."""
     connector_id = (job.get("connector") or {}).get("id")
     if not isinstance(connector_id, str) or not connector_id:
         return {"connector": "skipped", "connector_reason": "the job names no connector"}
