@@ -3,9 +3,11 @@ never a node it finds running.
 
 - `TEST_ELASTICSEARCH_URL`, when set, is a throwaway cluster the user offers on purpose; the
   suite refuses it while its connector indices hold documents (`refuse_if_holding_documents`).
-- Else, where a Docker engine answers, a testcontainers container of the session's own.
-- Else the local distribution (scripts/start-elasticsearch) on free ports, with a data folder of
-  its own that is removed when the node is (`LocalNode`).
+- Else, where its tools are installed (scripts/test installs them), the local distribution
+  (scripts/start-elasticsearch) on free ports, with a data folder of its own that is removed
+  when the node is (`LocalNode`): the node the secured and multi-node tests run too.
+- Else, where a Docker engine answers, a container of the session's own
+  (`app.testing.ElasticsearchContainer`, the one users' tests get).
 
 `ELASTICSEARCH_URL` is what the service serves; the suite never reads it (conftest.py drops it
 from the environment), so running the tests after serving against a real cluster leaves that
@@ -25,6 +27,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import urllib3
+
+from app.testing import ElasticsearchContainer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OPT_IN_VARIABLE = "TEST_ELASTICSEARCH_URL"
@@ -70,6 +74,11 @@ def wait_for_health(url: str, timeout: float = 120.0, *, nodes: int | None = Non
             raise TimeoutError(f"Elasticsearch at {url} did not become {status} "
                                f"{f'with {nodes} nodes ' if nodes else ''}in {timeout} s")
         time.sleep(1)
+
+
+def local_distribution_tools() -> bool:
+    """Whether scripts/start-elasticsearch finds what it installs a node with."""
+    return all(shutil.which(tool) for tool in ("mvn", "unzip", "curl"))
 
 
 def docker_engine_answers() -> bool:
@@ -249,10 +258,8 @@ def elasticsearch_node():
         url = os.environ[OPT_IN_VARIABLE].rstrip("/")
         wait_for_health(url)
         yield url
-    elif docker_engine_answers():
-        from testcontainers.elasticsearch import ElasticSearchContainer
-
-        with ElasticSearchContainer(f"elasticsearch:{es_version()}", mem_limit="2g") as container:
+    elif not local_distribution_tools() and docker_engine_answers():
+        with ElasticsearchContainer(f"elasticsearch:{es_version()}", mem_limit="2g") as container:
             yield container.get_url()
     else:
         with local_node("session") as node:

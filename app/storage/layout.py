@@ -16,7 +16,9 @@ from app.storage.names import CONCRETE_INDICES
 
 log = logging.getLogger(__name__)
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "index_templates"
+# app/index_templates: in a checkout a link to the top-level index_templates/, in an installed
+# package (the container image) a copy of it, shipped as package data.
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "index_templates"
 
 
 def template_properties(directory: Path = TEMPLATES_DIR) -> dict[str, dict]:
