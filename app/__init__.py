@@ -36,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def register_observability(app: Flask, settings: Config) -> None:
     """ECS or console logs, request ids and metrics (README "Operating it")."""
-    from app.api.service import service_version
+    from app.about import service_version
     from app.observability import logs, metrics, requests
     from app.observability.shared_dir import shared_directory
     from app.shared_cache import SharedCache
@@ -57,7 +57,7 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_security(app: Flask, settings: Config) -> None:
     """Callers' authentication and CORS on the service's own routes (docs/security.md)."""
-    from app.security import register_security as register
+    from app.auth import register_security as register
 
     register(app, settings)
 
@@ -81,7 +81,7 @@ def init_storage(app: Flask, settings: Config) -> None:
 
 def install_security_checks(app: Flask) -> None:
     """What the auth hooks ask the cluster with (the mode left to it, callers it vouched for)."""
-    from app.security import install_checks
+    from app.auth import install_checks
 
     install_checks(app, app.extensions["connector_storage"])
 

@@ -5,6 +5,13 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import FlaskGroup
+
+from app import create_app
+from app.exceptions import BadRequest
+from app.schemas.loading import load_query
+from app.schemas.sync_jobs import FailStaleQuery
+from app.services import stale_jobs
 
 
 @click.command("install-templates")
@@ -24,11 +31,6 @@ def install_templates_command():
 def fail_stale_jobs_command(older_than: str, connector_id: str | None, max_jobs: int):
     """Move running jobs that stopped reporting to `error` and record that on their connectors;
     prints each outcome (as POST _connector/_sync_job/_stale/_error)."""
-    from app.exceptions import BadRequest
-    from app.schemas.loading import load_query
-    from app.schemas.sync_jobs import FailStaleQuery
-    from app.services import stale_jobs
-
     arguments = {"older_than": older_than, "max_jobs": str(max_jobs)}
     if connector_id is not None:
         arguments["connector_id"] = connector_id
@@ -50,9 +52,5 @@ def register(app: Flask) -> None:
 
 def main() -> None:
     """`connector-sync-jobs <command>`: the same commands without naming the app."""
-    from flask.cli import FlaskGroup
-
-    from app import create_app
-
     group = FlaskGroup(create_app=lambda: create_app({"INSTALL_TEMPLATES_ON_START": False}))
     sys.exit(group.main())

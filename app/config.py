@@ -75,7 +75,7 @@ class Config:
     # service's own calls; the connectors framework itself waits 240 s.
     FORWARD_REQUEST_TIMEOUT: float = _env("FORWARD_REQUEST_TIMEOUT", 120.0, float)
 
-    # Callers' authentication (app.security, app.auth_modes, docs/security.md).
+    # Callers' authentication (app.auth, docs/security.md).
     # none | api_key | basic | elasticsearch. Unset: api_key if AUTH_API_KEYS is set, basic if
     # AUTH_BASIC_USERS is; otherwise elasticsearch when the cluster has security enabled, none
     # on a loopback HOST when it has not, and on any other HOST every request is refused.

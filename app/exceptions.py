@@ -89,6 +89,14 @@ class Conflict(RestError):
     error_type = "version_conflict_engine_exception"
 
 
+class BodyTooLarge(RestError):
+    status = 413
+    error_type = "request_entity_too_large_exception"
+
+    def __init__(self, limit: int):
+        super().__init__(f"request body is larger than the limit of [{limit}] bytes")
+
+
 class TooManyRequests(RestError):
     """The service cannot take this request now: the caller may retry later (Elasticsearch's 429)."""
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from elasticsearch import Elasticsearch
 
-from app.clock import format_instant
+from app.domain.clock import format_instant
 from app.services.sync_jobs import pending_job
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from app import create_app
-from app.security import ConfigurationError
+from app.auth import ConfigurationError
 from app.storage import SYNC_JOBS_INDEX
 from tests.api_client import ApiClient, error_type
 

@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from app import create_app
-from app.cluster_auth import Caller, RememberedCallers
-from app.privileges import AUTHENTICATED_ONLY, ROUTE_REQUIREMENTS, requirement_for
+from app.auth.cluster import Caller, RememberedCallers
+from app.auth.privileges import AUTHENTICATED_ONLY, ROUTE_REQUIREMENTS, requirement_for
 from tests.api_client import error_type
 from tests.secured import basic, password_of
 
@@ -42,7 +42,7 @@ def test_every_route_of_the_service_has_a_privilege_decision():
                     and rule.endpoint not in AUTHENTICATED_ONLY:
                 undecided.append(f"{method} {rule.rule} ({rule.endpoint})")
 
-    assert undecided == [], "add each to app/privileges.py and docs/security.md"
+    assert undecided == [], "add each to app/auth/privileges.py and docs/security.md"
 
 
 def test_reads_need_monitor_connector_and_writes_manage_connector():

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from app.connector_states import ALLOWED_TRANSITIONS, ConnectorStatus, can_transition
+from app.domain.connector_states import ALLOWED_TRANSITIONS, ConnectorStatus, can_transition
 
 STATUSES = ["created", "needs_configuration", "configured", "connected", "error"]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app import cron
+from app.domain import cron
 
 
 @pytest.mark.parametrize(("expression", "stored"), [

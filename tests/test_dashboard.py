@@ -28,7 +28,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from app.clock import format_instant, parse_instant
+from app.domain.clock import format_instant, parse_instant
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import ApiClient
 from tests.live_server import HttpClient, production_server

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.clock import parse_instant
+from app.domain.clock import parse_instant
 from app.storage import SYNC_JOBS_INDEX
 from tests.api_client import error_type
 from tests.stored import stored_connector, stored_job

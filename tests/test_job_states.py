@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from app.job_states import ALLOWED_TRANSITIONS, JobStatus, can_transition, cancel_target
+from app.domain.job_states import ALLOWED_TRANSITIONS, JobStatus, can_transition, cancel_target
 
 ALLOWED = {
     ("pending", "in_progress"), ("pending", "canceled"),

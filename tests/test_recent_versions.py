@@ -1,6 +1,7 @@
 """The versions a process remembers to skip a read before a guarded write (pure parts)."""
 
-from app.storage import RecentVersions, StoredDoc, merged
+from app.domain.partial_update import merged
+from app.storage import RecentVersions, StoredDoc
 
 
 def doc(doc_id: str, seq_no: int = 0) -> StoredDoc:

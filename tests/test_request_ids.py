@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import urllib3
 
-from app.clock import format_instant
+from app.domain.clock import format_instant
 from app.storage import SYNC_JOBS_INDEX
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

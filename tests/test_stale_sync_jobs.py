@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import urllib3
 
-from app.clock import format_instant
+from app.domain.clock import format_instant
 from tests.api_client import error_type
 from tests.stored import instant, stored_connector, stored_job
 

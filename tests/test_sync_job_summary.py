@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.clock import parse_instant
+from app.domain.clock import parse_instant
 from app.services.summary import LAST_SYNC_JOB_FIELDS
 from app.storage import CONCRETE_SYNC_JOBS_INDEX, CONNECTORS_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import error_type

@@ -9,8 +9,7 @@ import zlib
 
 from flask import current_app, g, request
 
-from app.api.limits import BodyTooLarge
-from app.exceptions import ParseFailed, RestError, TooManyRequests
+from app.exceptions import BodyTooLarge, ParseFailed, RestError, TooManyRequests
 
 # zlib's window bits: gzip's header, zlib's, or none (raw deflate, which ES accepts too).
 WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS,

@@ -13,6 +13,7 @@ from flask import Blueprint, current_app
 from app.api.requests import rest, store
 from app.schemas.sync_jobs import SummaryQuery
 from app.services import summary
+from app.urls import DASHBOARD_ASSETS, DASHBOARD_PAGE, SUMMARY_PATH
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # Everything the page loads comes from this service; nothing from elsewhere, nothing inline.
@@ -20,11 +21,11 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'se
                            "img-src 'self'; connect-src 'self'; base-uri 'none'; "
                            "form-action 'none'; frame-ancestors 'none'")
 
-PAGE = "/_connector_service/dashboard"
-bp = Blueprint("dashboard", __name__, static_folder=STATIC_DIR, static_url_path=f"{PAGE}/static")
+bp = Blueprint("dashboard", __name__, static_folder=STATIC_DIR,
+               static_url_path=DASHBOARD_ASSETS.rstrip("/"))
 
 
-@bp.get(PAGE)
+@bp.get(DASHBOARD_PAGE)
 def dashboard_page():
     """The dashboard: plain HTML whose script calls the REST API (assets in app/static/)."""
     response = bp.send_static_file("dashboard.html")
@@ -33,7 +34,7 @@ def dashboard_page():
     return response
 
 
-@bp.get("/_connector_service/sync_job_summary")
+@bp.get(SUMMARY_PATH)
 @rest(query=SummaryQuery())
 def get_sync_job_summary(query):
     """Jobs by status overall and per connector, with each connector's latest job.

@@ -9,25 +9,20 @@ own `Authorization` header (docs/worker.md).
 
 import logging
 import re
-from urllib.parse import quote
 
 from flask import Blueprint, Response, request
 from werkzeug.routing import PathConverter
 from werkzeug.wsgi import ClosingIterator, get_input_stream
 
-from app.api import paths
 from app.api.requests import store
-from app.front import WATCH_DISCONNECT
-from app.security import SERVICE_PATH_PREFIXES
 from app.storage import CONNECTORS_INDEX
+from app.urls import SERVICE_PATH_PREFIXES, WATCH_DISCONNECT, encoded_path
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("forwarding", __name__)
 
 FORWARDED_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
-# What `quote` leaves as it is in a path: RFC 3986 pchar and `/`.
-PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 class ForwardedPathConverter(PathConverter):
@@ -57,7 +52,7 @@ def forward(path: str):
     body, content_length = request_body()
     watch = request.environ.get(WATCH_DISCONNECT)
     answer = storage.forwarder.forward(
-        request.method, raw_path(), request.environ.get("QUERY_STRING", ""),
+        request.method, encoded_path(request.environ), request.environ.get("QUERY_STRING", ""),
         request.headers.items(), body, content_length,
         abort_when=watch().on if watch is not None else None)
     # The server closes what it is given when the answer is sent or its caller leaves: with
@@ -84,12 +79,3 @@ def request_body():
         return get_input_stream(request.environ), None
     return None, None
 
-
-def raw_path() -> str:
-    """The path as the caller encoded it: an id with `%2F` must reach Elasticsearch as `%2F`,
-    not as a `/`. From RAW_URI where the server gives it (app/front/ does); else PATH_INFO,
-    which a WSGI server has already decoded, encoded again."""
-    raw = paths.raw_path(request.environ)
-    if raw is not None:
-        return raw
-    return quote(request.environ.get("PATH_INFO", ""), safe=PATH_SAFE, encoding="latin-1")

@@ -6,8 +6,9 @@ import sys
 
 from flask import Flask, current_app, request
 
-from app.exceptions import RestError, ValidationFailed
-from app.security import is_service_path
+from app.api.bodies import release_large_body_turn, take_large_body_turn
+from app.exceptions import BodyTooLarge, ValidationFailed
+from app.urls import is_service_path
 
 # Elasticsearch refuses longer `_id`s (IndexRequest / UpdateRequest validation).
 MAX_ID_BYTES = 512
@@ -17,17 +18,7 @@ MAX_ID_BYTES = 512
 RECURSION_LIMIT = 4000
 
 
-class BodyTooLarge(RestError):
-    status = 413
-    error_type = "request_entity_too_large_exception"
-
-    def __init__(self, limit: int):
-        super().__init__(f"request body is larger than the limit of [{limit}] bytes")
-
-
 def register(app: Flask) -> None:
-    from app.api.bodies import release_large_body_turn
-
     if sys.getrecursionlimit() < RECURSION_LIMIT:
         sys.setrecursionlimit(RECURSION_LIMIT)
     app.before_request(body_within_limit)
@@ -53,8 +44,6 @@ def body_within_limit() -> None:
         return  # no length and no chunking: there is no body (a GET, a body-less PUT)
     if "wsgi.input_terminated" not in request.environ:
         return  # a server that cannot tell where a chunked body ends: werkzeug reads none
-    from app.api.bodies import take_large_body_turn
-
     take_large_body_turn()  # its size is unknown until it is read
     request.max_content_length = limit + 1
     try:

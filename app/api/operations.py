@@ -8,20 +8,21 @@ from app.api.requests import rest, store
 from app.exceptions import RestError, StorageUnavailable
 from app.observability import metrics
 from app.services import job_figures, readiness
+from app.urls import LIVE_PATH, METRICS_PATH, READY_PATH
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("operations", __name__, url_prefix="/_connector_service")
+bp = Blueprint("operations", __name__)
 
 
-@bp.get("/live")
+@bp.get(LIVE_PATH)
 @rest()
 def live():
     """The process answers: nothing else is checked, so a restart cannot fix what this reports."""
     return jsonify(live=True)
 
 
-@bp.get("/ready")
+@bp.get(READY_PATH)
 @rest()
 def ready():
     """Whether requests can be served now (Elasticsearch, templates, indices); 503 if not."""
@@ -32,7 +33,7 @@ def ready():
     return jsonify(report), code
 
 
-@bp.get("/metrics")
+@bp.get(METRICS_PATH)
 @rest()
 def prometheus_metrics():
     """Every worker's metrics in Prometheus' text format (OpenMetrics when asked for)."""

@@ -17,7 +17,7 @@ import re
 from flask import Flask, Response, g, request
 
 from app.exceptions import BadRequest
-from app.security import is_service_path
+from app.urls import is_service_path
 
 # The most a filter_path may hold. Elasticsearch reads it from a request line of at most 4 KB
 # (http.max_initial_line_length), so none of its callers sends more.

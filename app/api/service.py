@@ -1,23 +1,14 @@
 """The root endpoint and the service's own health and description routes."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from flask import Blueprint, current_app, g, jsonify
 
+from app.about import SERVICE_NAME, service_version
+from app.api import openapi
 from app.api.requests import store
 from app.services import readiness
+from app.urls import HEALTH_PATH, OPENAPI_PATH
 
 bp = Blueprint("service", __name__)
-
-SERVICE_NAME = "connector-sync-jobs"
-
-
-def service_version() -> str:
-    try:
-        return version(SERVICE_NAME)
-    except PackageNotFoundError:
-        return "0+unknown"
-
 
 @bp.get("/")
 def root():
@@ -28,7 +19,7 @@ def root():
     return jsonify(info)
 
 
-@bp.get("/_connector_service/health")
+@bp.get(HEALTH_PATH)
 def health():
     """Whether Elasticsearch answers, the templates are installed and the indices usable; 503 if not.
 
@@ -54,11 +45,9 @@ def health():
     return jsonify(body), code
 
 
-@bp.get("/_connector_service/openapi.json")
+@bp.get(OPENAPI_PATH)
 def openapi_document():
     """The OpenAPI 3 document of every route this service answers (docs/openapi.md)."""
-    from app import openapi
-
     document = current_app.extensions.get("openapi_document")
     if document is None:
         # Built on first use: by then every blueprint is registered.

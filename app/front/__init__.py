@@ -22,23 +22,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 from werkzeug.exceptions import HTTPException
 
-from app.api.paths import routing_path
 from app.config import Config
 from app.exceptions import RestError, TooManyRequests
 from app.front.bodies import BodyClock, BodyReader, BodyTimeout, ClientGone, StreamedBody, content_length
 from app.front.wsgi import Disconnect, Exchange, answer, build_environ, header, watch_disconnect
 from app.observability import context, requests
-from app.security import PROBE_PATHS
+from app.urls import PROBE_PATHS, WATCH_DISCONNECT, routing_path
 
 log = logging.getLogger(__name__)
 
 # A body still arriving this many seconds after its headers counts as slow (BODIES_PER_CLIENT).
 SLOW_AFTER = 0.5
-# Probes (app.security.PROBE_PATHS) are answered on threads of their own, so they get an answer
+# Probes (app.urls.PROBE_PATHS) are answered on threads of their own, so they get an answer
 # while every app thread is busy.
 PROBE_THREADS = 2
-# The environ key of a function a view calls to learn when its caller leaves (app.api.forwarding).
-WATCH_DISCONNECT = "connector_service.watch_disconnect"
 
 
 class Front:

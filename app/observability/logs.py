@@ -16,9 +16,10 @@ from urllib.parse import unquote, urlsplit
 
 import ecs_logging
 
+from app.about import SERVICE_NAME
+from app.config import Config
 from app.observability import context
 
-SERVICE_NAME = "connector-sync-jobs"
 REDACTED = "<redacted>"
 # Credentials in a text: URL userinfo, and an Authorization value after its scheme.
 URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@\"']*:[^/\s@\"']*@")
@@ -164,6 +165,4 @@ class ServerEcsFormatter(EcsFormatter):
     form and redaction as the service's, with the settings read from the environment."""
 
     def __init__(self, *args, **kwargs):
-        from app.config import Config
-
         super().__init__(Redactor(configured_secrets(Config.from_env())), "")

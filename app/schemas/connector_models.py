@@ -10,7 +10,7 @@ The `post_load` of each model returns the object exactly as it is stored.
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
-from app import clock, cron
+from app.domain import clock, cron
 from app.exceptions import BadRequest, ParseFailed, RestError
 from app.schemas import loading
 from app.schemas.fields import Instant, Keyword

@@ -7,9 +7,9 @@ come after the parse errors and answer `action_request_validation_exception`.
 
 from marshmallow import ValidationError, fields, validates_schema
 
-from app.connector_states import ConnectorStatus
+from app.domain.connector_states import ConnectorStatus
+from app.domain.job_states import JobStatus
 from app.exceptions import ValidationFailed
-from app.job_states import JobStatus
 from app.schemas.connector_models import (
     SCHEDULE_TYPES,
     AdvancedSnippetSchema,

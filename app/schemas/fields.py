@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError, fields
 
-from app.clock import format_instant, parse_instant
+from app.domain.clock import format_instant, parse_instant
 
 # Counters are mapped as `integer`: a larger value would fail to index.
 MAX_INTEGER = 2**31 - 1

@@ -1,10 +1,10 @@
-"""Response bodies, for the OpenAPI document only (app.openapi): the views build their bodies
+"""Response bodies, for the OpenAPI document only (app.api.openapi): the views build their bodies
 themselves. Each names the fields an answer must have; an answer may carry more
 (`unknown = INCLUDE`), except the error envelope, whose shape is Elasticsearch's."""
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from app.job_states import JobStatus, JobType, TriggerMethod
+from app.domain.job_states import JobStatus, JobType, TriggerMethod
 
 
 class OpenSchema(Schema):

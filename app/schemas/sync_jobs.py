@@ -2,7 +2,7 @@
 
 from marshmallow import ValidationError, fields, validates_schema
 
-from app.job_states import JobStatus, JobType, TriggerMethod
+from app.domain.job_states import JobStatus, JobType, TriggerMethod
 from app.schemas.connector_models import ParsedInstant
 from app.schemas.fields import CommaList, Count, Duration, Enum, Keyword, QueryInt
 from app.schemas.loading import PagedQuery, StrictSchema

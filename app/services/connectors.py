@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 from elasticsearch.dsl import Q, Search
 
-from app import clock
-from app.connector_states import ConnectorStatus, can_transition
+from app.domain import clock
+from app.domain.connector_states import ConnectorStatus, can_transition
 from app.exceptions import (
     ConnectorNotFound,
     RestError,

@@ -4,6 +4,7 @@ import random
 import time
 from collections.abc import Callable
 
+from app.domain.partial_update import merged
 from app.exceptions import TooManyConflicts
 from app.observability import metrics
 from app.services.bounds import adds_objects, require_room
@@ -13,7 +14,6 @@ from app.storage import (
     Storage,
     StoredDoc,
     VersionConflict,
-    merged,
 )
 
 

@@ -5,7 +5,7 @@ from elasticsearch.dsl import Search
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from app.job_states import JobStatus
+from app.domain.job_states import JobStatus
 from app.observability.metrics import NAMESPACE
 from app.services.stale_jobs import stale_search
 from app.shared_cache import Entry, SharedCache

@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from elasticsearch.dsl import Q, Search
 
-from app import clock
-from app.connector_states import ConnectorStatus
+from app.domain import clock
+from app.domain.connector_states import ConnectorStatus
+from app.domain.job_states import RUNNING_STATUSES, JobStatus, JobType, can_transition
+from app.domain.partial_update import merged
 from app.exceptions import BadRequest, InvalidStatusTransition, RestError, StorageUnavailable
-from app.job_states import RUNNING_STATUSES, JobStatus, JobType, can_transition
 from app.services.guarded import guarded_update
 from app.services.sync_jobs import with_id
-from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage, merged
+from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, Storage
 
 log = logging.getLogger(__name__)
 

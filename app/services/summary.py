@@ -15,8 +15,8 @@ from collections import defaultdict
 
 from elasticsearch.dsl import Q, Search
 
-from app import clock
-from app.job_states import JobStatus
+from app.domain import clock
+from app.domain.job_states import JobStatus
 from app.shared_cache import SharedCache
 from app.storage import SYNC_JOBS_INDEX, Storage
 

@@ -2,24 +2,18 @@
 
 from elasticsearch.dsl import Q, Search
 
-from app import clock
+from app.domain import clock, job_changes
+from app.domain.job_changes import ClaimedByThisWorker
+from app.domain.job_states import JobStatus, JobType
 from app.exceptions import (
     ConnectorNotFound,
     InvalidStatusTransition,
     StatusConflict,
     SyncJobNotFound,
 )
-from app.job_states import (
-    RUNNING_STATUSES,
-    TERMINAL_STATUSES,
-    JobStatus,
-    JobType,
-    can_transition,
-    cancel_target,
-)
 from app.services import connectors
 from app.services.guarded import guarded_update
-from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc, merged
+from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc
 
 ACCESS_CONTROL_INDEX_PREFIX = ".search-acl-filter-"
 
@@ -133,64 +127,24 @@ def _update(store: Storage, job_id: str, change, *, refresh: bool = False,
                           not_found=lambda: SyncJobNotFound(job_id, after_update=heartbeat))
 
 
-def _require_open(job_id: str, job: dict, action: str) -> None:
-    """Heartbeats and stats may not rewrite a finished job (the reference allows it)."""
-    if job.get("status") in TERMINAL_STATUSES:
-        raise StatusConflict(
-            f"Cannot {action} connector sync job [{job_id}] with status [{job['status']}]: "
-            "the job has finished.")
-
-
 def check_in(store: Storage, job_id: str) -> str:
     """Check in connector sync job: `last_seen` becomes now."""
-
-    def change(job: dict) -> dict:
-        _require_open(job_id, job, "check in")
-        return {"last_seen": clock.now()}
-
-    return _update(store, job_id, change, heartbeat=True)[1].result
-
-
-class ClaimedByThisWorker(Exception):
-    """The claim already holds: this request repeats one whose answer was lost."""
+    return _update(store, job_id, lambda job: job_changes.check_in(job_id, job, clock.now()),
+                   heartbeat=True)[1].result
 
 
 def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> str:
     """Claim connector sync job: pending or suspended → in_progress, for one worker only.
 
-    A claim repeated by the worker that holds the job (`is_repeated_claim`) answers "noop" and
-    writes nothing: its first answer was lost on the way back, not the job (docs/worker.md).
+    A claim repeated by the worker that holds the job (`job_changes.is_repeated_claim`) answers
+    "noop" and writes nothing: its first answer was lost on the way back, not the job
+    (docs/worker.md).
     """
-
-    def change(job: dict) -> dict:
-        if is_repeated_claim(job, worker_hostname, sync_cursor):
-            raise ClaimedByThisWorker()
-        _require_transition(job, JobStatus.IN_PROGRESS)
-        now = clock.now()
-        partial = {"status": JobStatus.IN_PROGRESS.value, "worker_hostname": worker_hostname,
-                   "started_at": now, "last_seen": now}
-        if sync_cursor is not None:
-            partial["connector"] = {"sync_cursor": sync_cursor}
-        return partial
-
     try:
-        return _update(store, job_id, change, refresh=True)[1].result
+        return _update(store, job_id, lambda job: job_changes.claim(
+            job, worker_hostname, sync_cursor, clock.now()), refresh=True)[1].result
     except ClaimedByThisWorker:
         return "noop"
-
-
-def is_repeated_claim(job: dict, worker_hostname: str, sync_cursor: dict | None) -> bool:
-    """Whether `job` is as a claim by `worker_hostname` with `sync_cursor` left it, untouched by
-    its worker since: running under that name, no report since it started (a claim sets
-    `last_seen` and `started_at` to one instant; every check-in and stats moves `last_seen`),
-    and the cursor already merged in. A cancel requested meanwhile keeps it one: the worker,
-    told it holds the job, then sees `canceling` and ends it as canceled."""
-    if job.get("status") not in RUNNING_STATUSES or job.get("worker_hostname") != worker_hostname:
-        return False
-    if job.get("started_at") is None or job.get("last_seen") != job.get("started_at"):
-        return False
-    stored = (job.get("connector") or {}).get("sync_cursor")
-    return sync_cursor is None or (isinstance(stored, dict) and merged(stored, sync_cursor) == stored)
 
 
 def cancel(store: Storage, job_id: str) -> str:
@@ -200,17 +154,7 @@ def cancel(store: Storage, job_id: str) -> str:
 
 def _cancel(store: Storage, job_id: str) -> StoredDoc:
     """The write of a cancel: its source holds the status the job moved to."""
-
-    def change(job: dict) -> dict:
-        target = cancel_target(job.get("status", ""))
-        _require_transition(job, target)
-        now = clock.now()
-        if target == JobStatus.CANCELED:
-            return {"status": target.value, "cancelation_requested_at": now,
-                    "canceled_at": now, "completed_at": now}
-        return {"status": target.value, "cancelation_requested_at": now}
-
-    return _update(store, job_id, change, refresh=True)[1]
+    return _update(store, job_id, lambda job: job_changes.cancel(job, clock.now()), refresh=True)[1]
 
 
 # Statuses a cancel-all acts on: what Kibana cancels one job at a time before deleting a connector.
@@ -243,27 +187,10 @@ def cancel_all(store: Storage, connector_id: str, *, max_jobs: int = 1000) -> di
 
 def set_error(store: Storage, job_id: str, error: str) -> str:
     """Set a connector sync job error: in_progress or canceling → error."""
-
-    def change(job: dict) -> dict:
-        _require_transition(job, JobStatus.ERROR)
-        return {"status": JobStatus.ERROR.value, "error": error}
-
-    return _update(store, job_id, change, refresh=True)[1].result
+    return _update(store, job_id, lambda job: job_changes.set_error(job, error), refresh=True)[1].result
 
 
 def set_stats(store: Storage, job_id: str, stats: dict) -> str:
     """Set the connector sync job stats; `last_seen` defaults to now."""
-
-    def change(job: dict) -> dict:
-        _require_open(job_id, job, "update the stats of")
-        partial = {key: value for key, value in stats.items() if value is not None}
-        partial.setdefault("last_seen", clock.now())
-        return partial
-
-    return _update(store, job_id, change, heartbeat=True)[1].result
-
-
-def _require_transition(job: dict, target: JobStatus) -> None:
-    current = job.get("status", "")
-    if not can_transition(current, target):
-        raise InvalidStatusTransition(current, target.value)
+    return _update(store, job_id, lambda job: job_changes.set_stats(job_id, job, stats, clock.now()),
+                   heartbeat=True)[1].result

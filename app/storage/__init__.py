@@ -15,7 +15,7 @@ from typing import Any
 import urllib3
 
 from app.storage.cluster import Cluster
-from app.storage.documents import RecentVersions, Storage, StoredDoc, merged
+from app.storage.documents import RecentVersions, Storage, StoredDoc
 from app.storage.errors import (
     DocumentMissing,
     IndexLayoutConflict,
@@ -40,7 +40,7 @@ __all__ = [
     "CONNECTORS_INDEX", "SYNC_JOBS_INDEX", "CallerNotAuthenticated", "Cluster", "ClusterSecurity",
     "DocumentMissing", "Forwarder", "IndexLayout", "IndexLayoutConflict", "OutcomeUnknown",
     "RecentVersions", "SecurityDisabled", "Storage", "StoredDoc", "VersionConflict",
-    "client_options", "connect", "merged",
+    "client_options", "connect",
 ]
 
 READ_RETRY_STATUSES = (502, 503, 504)

@@ -15,8 +15,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from app.auth.privileges import ASKED_PRIVILEGES, Requirement, denial_reason
 from app.exceptions import RestError
-from app.privileges import ASKED_PRIVILEGES, Requirement, denial_reason
 from app.storage import ClusterSecurity
 from app.storage.security import IDENTITY_HEADERS
 

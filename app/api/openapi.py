@@ -17,10 +17,11 @@ from apispec.ext.marshmallow.common import resolve_schema_cls
 from flask import Flask
 from werkzeug.routing import PathConverter, Rule
 
+from app.about import SERVICE_NAME, service_version
+from app.auth.callers import answers_without_credentials
 from app.exceptions import RestError
 from app.schemas import responses
 from app.schemas.fields import MAX_INTEGER, CommaList, Count, Enum, Instant, QueryInt
-from app.security import answers_without_credentials
 
 OPENAPI_VERSION = "3.0.3"
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
@@ -82,7 +83,7 @@ _RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 def build(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of `app`, as a JSON-ready dict."""
     plugin = MarshmallowPlugin(schema_name_resolver=unique_schema_names())
-    spec = APISpec(title="connector-sync-jobs", version=_service_version(),
+    spec = APISpec(title=SERVICE_NAME, version=service_version(),
                    openapi_version=OPENAPI_VERSION, plugins=[plugin], info={
                        "description": "Elasticsearch's Connector Sync Job APIs as a standalone "
                                       "service. Every error answers Elasticsearch's error "
@@ -269,8 +270,3 @@ def custom_field_properties(self, field, **kwargs) -> dict:
         return {"type": "string", "format": "date-time"}
     return {}
 
-
-def _service_version() -> str:
-    from app.api.service import service_version
-
-    return service_version()
