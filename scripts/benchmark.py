@@ -68,8 +68,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import urllib3  # noqa: E402
 from elasticsearch import Elasticsearch  # noqa: E402
 
-from app import clock  # noqa: E402
 from app.config import Config  # noqa: E402
+from app.domain import clock  # noqa: E402
 from app.services import sync_jobs  # noqa: E402
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, connect  # noqa: E402
 from tests.nodes import local_cluster, local_node  # noqa: E402

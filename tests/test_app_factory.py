@@ -29,5 +29,11 @@ def test_config_defaults():
 
 
 def test_factory_does_not_need_elasticsearch_to_start():
-    app = create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1", "INSTALL_TEMPLATES_ON_START": True})
-    assert app.extensions["connector_storage"] is not None
+    # Port 1 refuses at once: no node answers, yet the app is built and serves.
+    app = create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1", "INSTALL_TEMPLATES_ON_START": True,
+                      "ELASTICSEARCH_REQUEST_TIMEOUT": 2})
+    client = app.test_client()
+    assert client.get("/_connector_service/live").status_code == 200
+    ready = client.get("/_connector_service/ready")
+    assert ready.status_code == 503
+    assert ready.get_json()["checks"]["elasticsearch"]["ok"] is False

@@ -47,11 +47,16 @@ def test_cancel_of_a_finished_or_canceling_job_is_400(api, es, job_id, set_statu
     assert stored_job(es, job_id) == before
 
 
-def test_cancel_twice_is_400(api, job_id):
+def test_cancel_twice_is_400(api, es, job_id):
     api.cancel(job_id)
-    api.cancel(job_id, expect=400)
+    canceled = stored_job(es, job_id)
+    body = api.cancel(job_id, expect=400)
+    assert error_type(body) == "status_exception"
+    assert "from [canceled] to [canceling]" in body["error"]["reason"]
+    assert stored_job(es, job_id) == canceled
 
 
 def test_cancel_of_unknown_job_is_404(api):
     body = api.cancel("non-existing-sync-job-id", expect=404)
     assert error_type(body) == "resource_not_found_exception"
+    assert body["error"]["reason"] == "non-existing-sync-job-id"

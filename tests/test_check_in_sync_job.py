@@ -30,9 +30,13 @@ def test_each_check_in_is_strictly_later_than_the_last(api, es, job_id):
 
 
 @pytest.mark.parametrize("status", ["pending", "in_progress", "canceling", "suspended"])
-def test_open_jobs_can_check_in(api, job_id, set_status, status):
+def test_open_jobs_can_check_in(api, es, job_id, set_status, status):
     set_status(job_id, status)
-    api.check_in(job_id)
+    before = stored_job(es, job_id)
+    assert api.check_in(job_id) == {"result": "updated"}
+    after = stored_job(es, job_id)
+    assert instant(after["last_seen"]) > instant(before["last_seen"])
+    assert after["status"] == status
 
 
 @pytest.mark.parametrize("status", ["completed", "canceled", "error"])
@@ -57,7 +61,10 @@ def test_check_in_with_a_body_is_400(api, es, job_id):
     assert stored_job(es, job_id) == before
 
 
-def test_check_in_with_compatible_with_media_type_headers(api, job_id):
+def test_check_in_with_compatible_with_media_type_headers(api, es, job_id):
     media_type = "application/vnd.elasticsearch+json; compatible-with=8"
-    api.call("PUT", f"/_connector/_sync_job/{job_id}/_check_in",
-             headers={"Accept": media_type, "Content-Type": media_type})
+    before = stored_job(es, job_id)
+    answer = api.call("PUT", f"/_connector/_sync_job/{job_id}/_check_in",
+                      headers={"Accept": media_type, "Content-Type": media_type})
+    assert answer == {"result": "updated"}
+    assert instant(stored_job(es, job_id)["last_seen"]) > instant(before["last_seen"])

@@ -26,3 +26,5 @@ def test_delete_leaves_other_jobs_alone(api):
 def test_delete_of_unknown_job_is_404(api):
     body = api.delete_sync_job("test-nonexistent-connector-sync-job-id", expect=404)
     assert error_type(body) == "resource_not_found_exception"
+    # The reference looked the job up first: its reason is the id alone.
+    assert body["error"]["reason"] == "test-nonexistent-connector-sync-job-id"

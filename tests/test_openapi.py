@@ -8,7 +8,8 @@ import schemathesis
 from flask import Blueprint, jsonify
 from werkzeug.routing import PathConverter
 
-from app import create_app, openapi
+from app import create_app
+from app.api import openapi
 from app.api.requests import rest
 from app.schemas.sync_jobs import ClaimSyncJobSchema
 

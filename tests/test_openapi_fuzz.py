@@ -12,7 +12,8 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from app import create_app, openapi
+from app import create_app
+from app.api import openapi
 from tests.live_server import serving
 
 API_KEY = "fuzz-key"

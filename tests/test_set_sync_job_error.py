@@ -34,7 +34,9 @@ def test_error_from_other_statuses_is_400_and_changes_nothing(api, es, job_id, s
 
 
 def test_error_of_unknown_job_is_404(api):
-    api.set_error("non-existing-sync-job-id", expect=404)
+    body = api.set_error("non-existing-sync-job-id", expect=404)
+    assert error_type(body) == "resource_not_found_exception"
+    assert body["error"]["reason"] == "non-existing-sync-job-id"
 
 
 @pytest.mark.parametrize(("body", "expected_type"), [
