@@ -29,9 +29,11 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --home-dir /nonex
         --shell /usr/sbin/nologin connector-sync-jobs
 COPY --from=build /opt/connector-sync-jobs /opt/connector-sync-jobs
 WORKDIR /opt/connector-sync-jobs
-# Logs as ECS JSON lines on the container's output (LOG_FORMAT=console for people).
+# Logs as ECS JSON lines on the container's output (LOG_FORMAT=console for people); granian's
+# own lines too (GRANIAN_LOG_CONFIG, read by granian itself).
 ENV PATH=/opt/connector-sync-jobs/bin:$PATH PYTHONDONTWRITEBYTECODE=1 \
-    HOST=0.0.0.0 PORT=8080 LOG_FORMAT=ecs
+    HOST=0.0.0.0 PORT=8080 LOG_FORMAT=ecs \
+    GRANIAN_LOG_CONFIG=/opt/connector-sync-jobs/granian-ecs.json
 USER connector-sync-jobs
 EXPOSE 8080
 # Ready: Elasticsearch answers, the templates are installed and the indices usable. The probe
@@ -44,4 +46,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=3 \
 STOPSIGNAL SIGTERM
 # scripts/serve's defaults: one worker per two cores (at most 4), 32 threads each; the service
 # writes the access log itself.
-CMD ["sh", "-c", "w=$(( ($(nproc) + 1) / 2 )); [ $w -gt 4 ] && w=4; exec granian --interface asgi app.asgi:app --host $HOST --port $PORT --workers ${WEB_CONCURRENCY:-$w} --respawn-failed-workers --workers-kill-timeout ${SHUTDOWN_TIMEOUT:-30} --no-access-log --log-config /opt/connector-sync-jobs/granian-ecs.json"]
+CMD ["sh", "-c", "w=$(( ($(nproc) + 1) / 2 )); [ $w -gt 4 ] && w=4; exec granian --interface asgi app.asgi:app --host $HOST --port $PORT --workers ${WEB_CONCURRENCY:-$w} --respawn-failed-workers --workers-kill-timeout ${SHUTDOWN_TIMEOUT:-30} --no-access-log"]

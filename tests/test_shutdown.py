@@ -228,10 +228,12 @@ def test_the_images_entrypoint_gets_sigterm_as_pid_1_would_and_exits_0(
         elasticsearch_url, claimed_job, tmp_path):
     """`docker stop` signals the container's PID 1: the CMD's shell must `exec` granian, so
     that the process the signal reaches is granian itself. Run here as the image runs it
-    (same command, same environment variables), without a Docker engine."""
+    (same command, same environment variables, the checkout's paths), without a Docker engine;
+    tests/containers/test_image.py stops the image itself in a real engine."""
     port = free_port()
     env = {**os.environ, "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
            "HOST": "127.0.0.1", "PORT": str(port), "LOG_FORMAT": "ecs", "AUTH_MODE": "none",
+           "GRANIAN_LOG_CONFIG": str(REPO_ROOT / "app" / "observability" / "granian-ecs.json"),
            "ELASTICSEARCH_URL": elasticsearch_url, "WEB_CONCURRENCY": "2"}
 
     def is_granian(process):
