@@ -11,6 +11,7 @@ import logging
 import re
 import uuid
 
+import ecs_logging
 import pytest
 import urllib3
 
@@ -173,3 +174,35 @@ def test_log_format_defaults_to_console_on_a_terminal_and_ecs_elsewhere(setting,
             return terminal
 
     assert logs.resolve_format(setting, Stream()) == chosen
+
+
+def flattened(document: dict, prefix: str = "") -> dict:
+    """`{"a": {"b": 1}}` -> `{"a.b": 1}`: how ecs-logging takes fields from a record's extras."""
+    flat = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            flat.update(flattened(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def test_the_access_line_is_what_ecs_logging_writes_for_the_same_record(unreachable_client, caplog):
+    """The access line is written by hand, with one JSON encoding (docs/benchmark.md): parsed,
+    it must equal what Elastic's own formatter makes of the same fields."""
+    with caplog.at_level(logging.INFO, logger="connector_service.access"):
+        unreachable_client.get("/_connector_service/live", headers={"X-Opaque-Id": "ecs-check"})
+    record = next(r for r in caplog.records if hasattr(r, logs.ECS_DOCUMENT))
+    ours = json.loads(logs.EcsFormatter(logs.Redactor([]), "1.2.3").format(record))
+
+    same = logging.makeLogRecord({key: value for key, value in vars(record).items()
+                                  if key != logs.ECS_DOCUMENT})
+    for name, value in flattened(getattr(record, logs.ECS_DOCUMENT)).items():
+        setattr(same, name, value)
+    theirs = json.loads(ecs_logging.StdlibFormatter(
+        extra={"service.name": "connector-sync-jobs", "service.version": "1.2.3"},
+        exclude_fields=["log.origin", "log.original"]).format(same))
+
+    assert ours == theirs
+    assert ours["http"]["request"] == {"method": "GET", "id": "ecs-check"}
+    assert ours["url"]["path"] == "/_connector_service/live"
