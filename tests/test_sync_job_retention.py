@@ -1,5 +1,5 @@
-"""Retention of finished sync jobs (an extension): the dry run, the delete, and what is never
-deleted.
+"""Retention of finished sync jobs (an extension): the dry run, the delete, the configured
+policy run by one process at a time, and what is never deleted.
 
 GET  /_connector/_sync_job/_retention?keep_last=N&older_than=D&connector_id=C
      -> {"count": n, "ids": [...]}
@@ -10,18 +10,26 @@ POST /_connector/_sync_job/_retention/_delete  {"keep_last": N, "older_than": D,
 import json
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import urllib3
 
+from app import create_app
 from app.clock import format_instant
 from app.services.retention import RetentionRule
-from app.storage import SYNC_JOBS_INDEX
+from app.services.retention_policy import LEASE_NAME, RetentionPolicy, apply_policy
+from app.storage import LEASES_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import error_type
+from tests.live_server import production_server
+from tests.metrics_text import total
 from tests.stored import stored_connector
 
 DRY_RUN = "/_connector/_sync_job/_retention"
 DELETE = "/_connector/_sync_job/_retention/_delete"
+DELETED = "connector_service_retention_sync_jobs_total"
 
 
 def days_ago(days: float) -> str:
@@ -56,6 +64,14 @@ def jobs(api, es):
     made["beta_30d"] = make_job(api, es, "beta", "error", 30)
     made["beta_29d"] = make_job(api, es, "beta", "canceled", 29)
     return made
+
+
+@pytest.fixture
+def no_lease(es):
+    """The retention lease as no process has taken it yet."""
+    es.options(ignore_status=404).delete(index=LEASES_INDEX, id=LEASE_NAME, refresh=True)
+    yield
+    es.options(ignore_status=404).delete(index=LEASES_INDEX, id=LEASE_NAME, refresh=True)
 
 
 def dry_run(api, expect: int = 200, **query):
@@ -247,6 +263,121 @@ def test_a_bad_delete_is_400_and_deletes_nothing(api, es, jobs, body, kind, reas
     assert error_type(answer) == kind
     assert reason in answer["error"]["reason"]
     assert stored_ids(es) == before
+
+
+# The configured policy: one process at a time
+
+
+def policy(**rule) -> RetentionPolicy:
+    return RetentionPolicy(RetentionRule(**rule), interval=300, batch_size=500, pause=0)
+
+
+def test_of_two_processes_applying_the_policy_at_once_only_one_runs_it(app, es, jobs, no_lease):
+    store = app.extensions["connector_storage"]
+    barrier = threading.Barrier(4)
+    outcomes = {}
+
+    def apply(holder: str):
+        barrier.wait()
+        outcomes[holder] = apply_policy(store, policy(keep_last=1), holder)
+
+    threads = [threading.Thread(target=apply, args=(f"replica-{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    ran = {holder: outcome for holder, outcome in outcomes.items() if outcome is not None}
+    assert len(outcomes) == 4 and len(ran) == 1, outcomes
+    (holder, outcome), = ran.items()
+    assert (outcome["outcome"], outcome["deleted"], outcome["skipped"]) == ("completed", 5, 0)
+    lease = es.get(index=LEASES_INDEX, id=LEASE_NAME)["_source"]
+    assert lease["holder"] == holder
+    # Held until the next run is due: nobody, the last holder included, runs it again now.
+    assert lease["expires_at"] / 1000 > time.time() + 250
+    assert apply_policy(store, policy(keep_last=1), holder) is None
+
+
+def test_a_lease_held_by_another_process_stops_this_one(app, es, jobs, no_lease):
+    store = app.extensions["connector_storage"]
+    es.index(index=LEASES_INDEX, id=LEASE_NAME, refresh=True, document={
+        "holder": "busy-replica", "expires_at": int((time.time() + 60) * 1000)})
+    before = stored_ids(es)
+
+    assert apply_policy(store, policy(keep_last=1), "this-replica") is None
+    assert stored_ids(es) == before
+
+
+def test_an_expired_lease_is_taken_over(app, es, jobs, no_lease):
+    store = app.extensions["connector_storage"]
+    es.index(index=LEASES_INDEX, id=LEASE_NAME, refresh=True, document={
+        "holder": "dead-replica", "expires_at": int((time.time() - 1) * 1000)})
+
+    outcome = apply_policy(store, policy(keep_last=1), "this-replica")
+
+    assert (outcome["outcome"], outcome["deleted"]) == ("completed", 5)
+    assert es.get(index=LEASES_INDEX, id=LEASE_NAME)["_source"]["holder"] == "this-replica"
+
+
+def test_a_run_whose_lease_was_taken_over_stops_before_its_next_batch(app, es, jobs, no_lease):
+    store = app.extensions["connector_storage"]
+    real_search_page = store.search_page
+
+    def search_then_lose_the_lease(index, body):
+        # Another replica took the lease after this run's had lapsed (the process was paused).
+        current = es.get(index=LEASES_INDEX, id=LEASE_NAME)
+        es.index(index=LEASES_INDEX, id=LEASE_NAME, if_seq_no=current["_seq_no"],
+                 if_primary_term=current["_primary_term"],
+                 document={"holder": "other-replica", "expires_at": int(time.time() * 1000) + 60_000})
+        return real_search_page(index, body)
+
+    store.search_page = search_then_lose_the_lease
+    try:
+        outcome = apply_policy(store, RetentionPolicy(RetentionRule(keep_last=1), batch_size=2,
+                                                      pause=0), "this-replica")
+    finally:
+        store.search_page = real_search_page
+
+    assert (outcome["outcome"], outcome["deleted"]) == ("lease_lost", 2)
+    assert es.get(index=LEASES_INDEX, id=LEASE_NAME)["_source"]["holder"] == "other-replica"
+
+
+@pytest.mark.parametrize("settings", [{"RETENTION_KEEP_LAST": "0"},
+                                      {"RETENTION_OLDER_THAN": "a month"},
+                                      {"RETENTION_KEEP_LAST": "5", "RETENTION_BATCH_SIZE": 0}])
+def test_a_bad_policy_setting_stops_the_start(settings):
+    with pytest.raises(ValueError) as refused:
+        create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1",
+                    "INSTALL_TEMPLATES_ON_START": False, **settings})
+
+    assert "RETENTION_" in str(refused.value)
+
+
+def test_the_policy_is_off_unless_configured():
+    app = create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1", "INSTALL_TEMPLATES_ON_START": False})
+
+    assert app.extensions["retention_policy"] is None
+
+
+def test_the_served_policy_deletes_once_and_counts_it_in_the_metrics(api, es, jobs, no_lease,
+                                                                     elasticsearch_url):
+    http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
+    env = {"RETENTION_KEEP_LAST": "1", "RETENTION_INTERVAL_SECONDS": "1"}
+    with production_server(elasticsearch_url, env=env) as url:
+        deadline = time.monotonic() + 60
+        while True:
+            scraped = http.request("GET", url + "/_connector_service/metrics").data.decode()
+            if total(scraped, DELETED) >= 5 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        time.sleep(2)  # a second run (the interval is 1 s) finds nothing more to delete
+        scraped = http.request("GET", url + "/_connector_service/metrics").data.decode()
+
+    assert stored_ids(es) == {jobs["alpha_running"], jobs["alpha_pending"],
+                              jobs["alpha_canceling"], jobs["alpha_6d"], jobs["beta_29d"]}
+    assert total(scraped, DELETED, outcome="deleted", trigger="policy") == 5
+    assert total(scraped, DELETED, outcome="skipped", trigger="policy") == 0
+    assert total(scraped, "connector_service_retention_runs_total", outcome="completed") >= 1
 
 
 # The command line
