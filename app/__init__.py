@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_input_limits(app)
     init_storage(app, settings)
+    register_retention_policy(app, settings)
     install_security_checks(app)
     register_blueprints(app)
     register_commands(app)
@@ -77,6 +78,14 @@ def init_storage(app: Flask, settings: Config) -> None:
     app.extensions["connector_storage"] = storage
     if settings.INSTALL_TEMPLATES_ON_START:
         storage.layout.install_in_background()
+
+
+def register_retention_policy(app: Flask, settings: Config) -> None:
+    """The configured retention policy, or None (off); a bad RETENTION_* value stops here.
+    The served worker processes run it (app/asgi.py)."""
+    from app.services.retention_policy import policy_from_settings
+
+    app.extensions["retention_policy"] = policy_from_settings(settings)
 
 
 def install_security_checks(app: Flask) -> None:

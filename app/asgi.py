@@ -10,5 +10,10 @@ shared_dir.prepare_for_workers()
 from app import create_app  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.front import Front  # noqa: E402
+from app.services.retention_policy import PolicySchedule  # noqa: E402
 
-app = Front(create_app(), Config.from_env())
+flask_app = create_app()
+# Every worker process asks for the retention lease; one at a time across replicas runs it.
+policy = flask_app.extensions["retention_policy"]
+tasks = [PolicySchedule(flask_app.extensions["connector_storage"], policy)] if policy else []
+app = Front(flask_app, Config.from_env(), tasks=tasks)

@@ -94,6 +94,18 @@ class Config:
     # for it and its subdomains, `*` for any): a DNS-rebinding page uses a name of its own.
     ALLOWED_HOSTS: list = _env("ALLOWED_HOSTS", (), as_list)
 
+    # Retention of finished sync jobs (app.services.retention_policy, README "Retention of
+    # finished jobs"): off unless one of the two rules is set. Each connector's RETENTION_KEEP_LAST
+    # newest finished jobs stay (at least 1); with RETENTION_OLDER_THAN (`30d`, `12h`) a job must
+    # also be older than that to go. One process across every replica applies it every
+    # RETENTION_INTERVAL_SECONDS, RETENTION_BATCH_SIZE deletes per bulk request and
+    # RETENTION_BATCH_PAUSE_SECONDS between two (the delete route takes the same batches).
+    RETENTION_KEEP_LAST: str = _env("RETENTION_KEEP_LAST", "")
+    RETENTION_OLDER_THAN: str = _env("RETENTION_OLDER_THAN", "")
+    RETENTION_INTERVAL_SECONDS: float = _env("RETENTION_INTERVAL_SECONDS", 300.0, float)
+    RETENTION_BATCH_SIZE: int = _env("RETENTION_BATCH_SIZE", 500, int)
+    RETENTION_BATCH_PAUSE_SECONDS: float = _env("RETENTION_BATCH_PAUSE_SECONDS", 0.2, float)
+
     # What operators watch (app.observability, README "Operating it")
     # ecs | console; unset: console on a terminal, ECS JSON otherwise.
     LOG_FORMAT: str = _env("LOG_FORMAT", "")

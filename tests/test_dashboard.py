@@ -439,6 +439,33 @@ def test_dismissed_confirmation_leaves_the_job_as_it_was(page, api, es):
     assert text_of(browser, "#notices") == ""
 
 
+# Retention: a dry run
+
+
+def test_retention_dry_run_shows_what_a_rule_would_delete_and_deletes_nothing(page, api, es):
+    kept = connector(api, "alpha")
+    jobs = [api.new_job(kept) for _ in range(3)]
+    for age, job_id in enumerate(jobs, start=1):
+        finish(es, job_id, created_at=format_instant(datetime.now(UTC) - timedelta(days=age)))
+    browser = page("refresh=0")
+
+    keep_last = browser.find_element(By.CSS_SELECTOR, "#retention-keep-last")
+    keep_last.clear()
+    keep_last.send_keys("1")
+    browser.find_element(By.CSS_SELECTOR, "#retention-form button[type=submit]").click()
+
+    wait_for_text(browser, "#retention-result",
+                  f"2 finished jobs would be deleted, oldest first: {jobs[2]}, {jobs[1]}")
+    assert [stored_job(es, job_id)["status"] for job_id in jobs] == ["completed"] * 3
+
+    browser.find_element(By.CSS_SELECTOR, "#retention-older-than").send_keys("a month")
+    browser.find_element(By.CSS_SELECTOR, "#retention-form button[type=submit]").click()
+
+    alert = wait_for_text(browser, "#alerts .message", "Could not count what retention would delete.")
+    assert "400 illegal_argument_exception:" in alert
+    assert "failed to parse setting [older_than] with value [a month]" in alert
+
+
 # Errors from the API
 
 

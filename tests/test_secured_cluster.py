@@ -122,6 +122,7 @@ def test_a_manage_connector_user_drives_a_job_through_its_whole_life(as_user, se
 
 READS = ["/_connector/_sync_job", "/_connector/_sync_job/{job}", f"/_connector/{CONNECTOR}",
          "/_connector", "/_connector/_sync_job/_stale", "/_connector_service/sync_job_summary",
+         "/_connector/_sync_job/_retention?keep_last=1",
          "/_connector_service/health", "/_connector_service/openapi.json"]
 
 
@@ -173,6 +174,7 @@ WRITES = [
     # The service's own writes, each authorized as the reference action it is a variant of.
     ("POST", "/_connector/_sync_job/_stale/_error", None, "sync_job/update_error"),
     ("PUT", f"/_connector/{CONNECTOR}/_sync_job/_cancel", None, "sync_job/cancel"),
+    ("POST", "/_connector/_sync_job/_retention/_delete", {"keep_last": 1}, "sync_job/delete"),
 ]
 
 

@@ -42,6 +42,8 @@ RESPONSES: dict[str, dict[int, type]] = {
     "sync_jobs.cancel_sync_job": {200: responses.ResultSchema},
     "sync_jobs.set_sync_job_error": {200: responses.ResultSchema},
     "sync_jobs.set_sync_job_stats": {200: responses.ResultSchema},
+    "extensions.sync_job_retention_dry_run": {200: responses.RetentionDryRunSchema},
+    "extensions.sync_job_retention_delete": {200: responses.RetentionDeletedSchema},
     "connectors.put_connector": {200: responses.IdResultSchema, 201: responses.IdResultSchema},
     "connectors.post_connector": {201: responses.IdResultSchema},
     "connectors.get_connector": {200: responses.ConnectorDocumentSchema},
@@ -265,7 +267,7 @@ def custom_field_properties(self, field, **kwargs) -> dict:
     if isinstance(field, Count):
         return {"minimum": 0, "maximum": MAX_INTEGER}
     if isinstance(field, QueryInt):
-        return {"minimum": 0}
+        return {} if "minimum" in kwargs.get("ret", {}) else {"minimum": 0}
     if isinstance(field, Instant):
         return {"type": "string", "format": "date-time"}
     return {}

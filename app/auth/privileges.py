@@ -85,6 +85,9 @@ ROUTE_REQUIREMENTS: dict[tuple[str, str], Requirement] = {
     ("GET", "extensions.list_stale_sync_jobs"): _read(SYNC_JOB + "list"),
     ("POST", "extensions.fail_stale_sync_jobs"): _write(SYNC_JOB + "update_error"),
     ("PUT", "extensions.cancel_connector_sync_jobs"): _write(SYNC_JOB + "cancel"),
+    # Retention: the dry run lists ids the list shows anyway; the delete is many deletes.
+    ("GET", "extensions.sync_job_retention_dry_run"): _read(SYNC_JOB + "list"),
+    ("POST", "extensions.sync_job_retention_delete"): _write(SYNC_JOB + "delete"),
     ("GET", "dashboard.get_sync_job_summary"): _read(SYNC_JOB + "list"),
     # The cluster's own root endpoint needs `monitor` (cluster:monitor/main) in Elasticsearch.
     ("GET", "service.root"): Requirement("cluster:monitor/main", CLUSTER_MONITOR),

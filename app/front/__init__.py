@@ -18,6 +18,7 @@ import asyncio
 import contextvars
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from werkzeug.exceptions import HTTPException
@@ -41,8 +42,11 @@ PROBE_THREADS = 2
 class Front:
     """The ASGI application granian runs (`app.asgi:app`); `wsgi_app` is the Flask app."""
 
-    def __init__(self, wsgi_app, settings: Config):
+    def __init__(self, wsgi_app, settings: Config, tasks: Sequence = ()):
         self.app = wsgi_app
+        # Background work of this process (`start()`, `stop()`): begun once the server has
+        # started it, told to stop when it stops.
+        self.tasks = list(tasks)
         self.access_log = getattr(wsgi_app, "config", {}).get("ACCESS_LOG", True)
         self.body_timeout = settings.BODY_TIMEOUT
         self.min_rate = settings.BODY_MIN_RATE
@@ -63,8 +67,12 @@ class Front:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                for task in self.tasks:
+                    task.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                for task in self.tasks:
+                    task.stop()
                 self.threads.shutdown(wait=False)
                 self.probe_threads.shutdown(wait=False)
                 await send({"type": "lifespan.shutdown.complete"})

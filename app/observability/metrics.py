@@ -52,6 +52,15 @@ GUARDED_EXHAUSTED = Counter(
     "guarded_update_exhausted", "Guarded updates that lost every retry and answered 429.",
     ["index"], namespace=NAMESPACE)
 
+RETENTION_JOBS = Counter(
+    "retention_sync_jobs", "Finished sync jobs retention deleted, or skipped because they changed "
+    "or went since they were found, by outcome and trigger (`policy`: the configured "
+    "RETENTION_* policy; `request`: the delete route or the CLI).", ["outcome", "trigger"],
+    namespace=NAMESPACE)
+RETENTION_RUNS = Counter(
+    "retention_runs", "Runs of the configured retention policy in this service, by outcome "
+    "(`completed`, `failed`, `lease_lost`, `stopped`).", ["outcome"], namespace=NAMESPACE)
+
 
 def record_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_REQUESTS.labels(method, route, str(status)).inc()

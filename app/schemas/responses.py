@@ -76,6 +76,21 @@ class SyncJobListSchema(OpenSchema):
     results = fields.List(fields.Nested(SyncJobSchema), required=True)
 
 
+class RetentionDryRunSchema(OpenSchema):
+    """What retention would delete: how many (exact up to 10,000) and up to 1000 of their ids."""
+
+    count = fields.Integer(required=True, validate=validate.Range(min=0))
+    ids = fields.List(fields.String(), required=True)
+
+
+class RetentionDeletedSchema(OpenSchema):
+    """What a retention run did: jobs deleted, and jobs skipped because they changed or went
+    since they were found."""
+
+    deleted = fields.Integer(required=True, validate=validate.Range(min=0))
+    skipped = fields.Integer(required=True, validate=validate.Range(min=0))
+
+
 class ConnectorDocumentSchema(OpenSchema):
     """A connector document with its id."""
 

@@ -1,17 +1,20 @@
 """Bodies and query strings of the sync-job routes, as the reference's strict parsers read them."""
 
-from marshmallow import ValidationError, fields, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.domain.job_states import JobStatus, JobType, TriggerMethod
 from app.schemas.connector_models import ParsedInstant
 from app.schemas.fields import CommaList, Count, Duration, Enum, Keyword, QueryInt
-from app.schemas.loading import PagedQuery, StrictSchema
+from app.schemas.loading import MAX_RESULT_WINDOW, PagedQuery, StrictSchema
 
 MAX_HOSTNAME_BYTES = 255
 # The shortest silence after which jobs may be failed: six of the connectors framework's
 # 10-second heartbeats. Shorter silences happen to live workers, and `10s` typed for `10m`
 # would fail every running sync.
 MIN_STALE_SECONDS = 60
+# A connector's keep_last-th newest finished job is found as one page of a search: at most the
+# result window (app.services.retention).
+MAX_KEEP_LAST = MAX_RESULT_WINDOW
 
 
 class CreateSyncJobSchema(StrictSchema):
@@ -108,3 +111,36 @@ class SummaryQuery(StrictSchema):
     parser = "sync_job_summary"
 
     max_age = Duration()
+
+
+# Messages start with "The " so that a query's error keeps them as they are (app.schemas.loading).
+KEEP_LAST_RANGE = validate.Range(min=1, max=MAX_KEEP_LAST, error=(
+    "The value of [keep_last] must be between {min} and {max}: the newest finished job of each "
+    "connector always stays"))
+
+
+class RetentionQuery(StrictSchema):
+    """Which finished jobs retention lets go: past each connector's `keep_last` newest finished
+    jobs, created more than `older_than` ago (the stale routes' durations), at least one of the
+    two given; `connector_id` limits it to one connector (empty: none, as in the list)."""
+
+    parser = "sync_job_retention"
+
+    keep_last = QueryInt(validate=KEEP_LAST_RANGE)
+    older_than = Duration()
+    connector_id = fields.String()
+
+    @validates_schema
+    def a_rule_is_given(self, data, **kwargs):
+        if data.get("keep_last") is None and data.get("older_than") is None:
+            raise ValidationError("The rule needs [keep_last] or [older_than]: how many finished "
+                                  "jobs of each connector to keep, or how old a job must be "
+                                  "to go, e.g. keep_last=100 or older_than=30d")
+
+
+class RetentionBody(RetentionQuery):
+    """The same rule as a JSON body: `keep_last` a JSON integer, `older_than` a string."""
+
+    parser = "sync_job_retention_delete"
+
+    keep_last = fields.Integer(strict=True, validate=KEEP_LAST_RANGE)

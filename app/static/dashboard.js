@@ -5,6 +5,7 @@
 //        GET _connector/_sync_job?connector_id&size=50   (the sync-history chart, history.js)
 //        GET _connector/_sync_job?from&size&connector_id&status&job_type   (the jobs table)
 //        GET _connector/_sync_job/<id>               (the job detail)
+//        GET _connector/_sync_job/_retention?keep_last&older_than&connector_id   (a dry run)
 // Writes PUT _connector/_sync_job/<id>/_cancel       (after the person confirms)
 //
 // Every URL is relative to the page, so the page works behind a proxy that adds a prefix.
@@ -194,6 +195,31 @@
   function clearError(key) {
     const item = $("#alerts").querySelector(`[data-key="${CSS.escape(key)}"]`);
     if (item) item.remove();
+  }
+
+  // ---- Retention: a dry run of a rule (the page never deletes) -------------------------
+
+  async function previewRetention(event) {
+    event.preventDefault();
+    const query = new URLSearchParams();
+    for (const [name, selector] of [["keep_last", "#retention-keep-last"],
+      ["older_than", "#retention-older-than"], ["connector_id", "#retention-connector"]]) {
+      const value = $(selector).value.trim();
+      if (value) query.set(name, value);
+    }
+    const result = $("#retention-result");
+    result.textContent = "Counting…";
+    try {
+      const body = await api("GET", `${JOBS_PATH}/_retention?${query}`);
+      clearError("retention");
+      const more = body.count >= MAX_RESULT_WINDOW ? " or more" : "";
+      const shown = body.ids.slice(0, 5).join(", ") + (body.ids.length > 5 ? ", …" : "");
+      result.textContent = body.count === 0 ? "No finished job would be deleted."
+        : `${numbers.format(body.count)}${more} finished jobs would be deleted, oldest first: ${shown}`;
+    } catch (err) {
+      result.textContent = "";
+      showError("retention", "Could not count what retention would delete.", err);
+    }
   }
 
   // ---- The view's state in the URL fragment --------------------------------------------
@@ -647,6 +673,7 @@
       scheduleRefresh();
     });
     $("#job-detail-close").addEventListener("click", closeJob);
+    $("#retention-form").addEventListener("submit", previewRetention);
     $("#api-key-form").addEventListener("submit", useKey);
     $("#forget-api-key").addEventListener("click", forgetKey);
     showKeyControls(false);

@@ -6,6 +6,7 @@
 - `nodes`: several nodes behind the client, and which failures move on to the next one;
 - `forwarding`: requests the service does not answer, sent on unchanged;
 - `security`: the cluster's security API, asked with a caller's own credentials;
+- `leases`: one document per periodic task, held by one process at a time;
 - `instrumented`: the client and forwarder with the request's ids on every call, counted;
 - `errors`: client errors translated into the service's exceptions.
 """
@@ -25,11 +26,13 @@ from app.storage.errors import (
 from app.storage.forwarding import Forwarder, service_authorization
 from app.storage.instrumented import InstrumentedElasticsearch, InstrumentedForwarder
 from app.storage.layout import IndexLayout
+from app.storage.leases import Lease, Leases
 from app.storage.names import (
     CONCRETE_CONNECTORS_INDEX,
     CONCRETE_INDICES,
     CONCRETE_SYNC_JOBS_INDEX,
     CONNECTORS_INDEX,
+    LEASES_INDEX,
     SYNC_JOBS_INDEX,
 )
 from app.storage.nodes import FailoverNode, node_urls, quiet_retries
@@ -37,8 +40,9 @@ from app.storage.security import CallerNotAuthenticated, ClusterSecurity, Securi
 
 __all__ = [
     "CONCRETE_CONNECTORS_INDEX", "CONCRETE_INDICES", "CONCRETE_SYNC_JOBS_INDEX",
-    "CONNECTORS_INDEX", "SYNC_JOBS_INDEX", "CallerNotAuthenticated", "Cluster", "ClusterSecurity",
-    "DocumentMissing", "Forwarder", "IndexLayout", "IndexLayoutConflict", "OutcomeUnknown",
+    "CONNECTORS_INDEX", "LEASES_INDEX", "SYNC_JOBS_INDEX", "CallerNotAuthenticated", "Cluster",
+    "ClusterSecurity", "DocumentMissing", "Forwarder", "IndexLayout", "IndexLayoutConflict",
+    "Lease", "Leases", "OutcomeUnknown",
     "RecentVersions", "SecurityDisabled", "Storage", "StoredDoc", "VersionConflict",
     "client_options", "connect",
 ]
@@ -97,5 +101,6 @@ def connect(config) -> Storage:
                                           **client_options(config, credentials=False))
     return Storage(client, IndexLayout(client), cluster=cluster,
                    forwarder=InstrumentedForwarder.from_config(config, nodes),
-                   security=ClusterSecurity(as_caller), conflict_retries=config.CONFLICT_RETRIES,
+                   security=ClusterSecurity(as_caller), leases=Leases(client),
+                   conflict_retries=config.CONFLICT_RETRIES,
                    max_document_bytes=config.MAX_DOCUMENT_BYTES)

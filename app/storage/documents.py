@@ -21,6 +21,7 @@ from app.storage.errors import (
 )
 from app.storage.forwarding import Forwarder
 from app.storage.layout import IndexLayout
+from app.storage.leases import Leases
 from app.storage.security import ClusterSecurity
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,18 @@ def new_document_id() -> str:
         doc_id = base64.urlsafe_b64encode(os.urandom(15)).decode("ascii")
         if doc_id[0] not in "_-":
             return doc_id
+
+
+def stored_hit(hit: dict) -> StoredDoc:
+    """A search hit with its tokens (asked for with `seq_no_primary_term`); its source, if any."""
+    return StoredDoc(hit["_id"], hit.get("_source", {}), hit.get("_seq_no", -1),
+                     hit.get("_primary_term", -1))
+
+
+def bulk_item_error(outcome: dict) -> RestError:
+    error = outcome.get("error") or {}
+    return RestError(error.get("reason", "bulk request failed"),
+                     error_type=error.get("type", "exception"), status=outcome.get("status", 500))
 
 
 class RecentVersions:
@@ -82,12 +95,14 @@ class Storage:
 
     `layout` keeps the templates and indices in place, `cluster` answers for the cluster as a
     whole, `forwarder` sends what the service does not answer itself, `security` asks the
-    cluster about a caller; each is built once per app by `app.storage.connect`.
+    cluster about a caller, `leases` lets one process at a time run a periodic task; each is
+    built once per app by `app.storage.connect`.
     """
 
     def __init__(self, client: Elasticsearch, layout: IndexLayout, *, cluster: Cluster | None = None,
                  forwarder: Forwarder | None = None, security: ClusterSecurity | None = None,
-                 conflict_retries: int = 32, max_document_bytes: int = 8 * 1_048_576):
+                 leases: Leases | None = None, conflict_retries: int = 32,
+                 max_document_bytes: int = 8 * 1_048_576):
         self.client = client
         # Writes are never sent to the next node on a 502/503/504 (app.storage.nodes): behind
         # a proxy such an answer may come after the write went through.
@@ -96,6 +111,7 @@ class Storage:
         self.cluster = cluster
         self.forwarder = forwarder
         self.security = security
+        self.leases = leases
         # How often a guarded read-modify-write re-reads after losing a race (app.services.guarded).
         self.conflict_retries = conflict_retries
         # How large a document the service's own writes may make (app.services.bounds).
@@ -205,11 +221,31 @@ class Storage:
             if outcome.get("result") == "deleted":
                 deleted += 1
             elif outcome.get("status") != 404:
-                error = outcome.get("error") or {}
-                raise RestError(error.get("reason", "bulk delete failed"),
-                                error_type=error.get("type", "exception"),
-                                status=outcome.get("status", 500))
+                raise bulk_item_error(outcome)
         return deleted
+
+    def delete_guarded(self, index: str, docs: list[StoredDoc]) -> tuple[int, int]:
+        """Deletes documents in one bulk request, each only if still at the version it was read
+        at (its `seq_no` and `primary_term`); returns (deleted, skipped). A document changed or
+        deleted since is skipped; any other failed item raises RestError."""
+        if not docs:
+            return 0, 0
+        for doc in docs:
+            self.recent.forget(index, doc.id)
+        with translated_errors():
+            resp = self.writer.bulk(operations=[
+                {"delete": {"_index": index, "_id": doc.id, "if_seq_no": doc.seq_no,
+                            "if_primary_term": doc.primary_term}} for doc in docs])
+        deleted = skipped = 0
+        for item in resp["items"]:
+            outcome = item["delete"]
+            if outcome.get("result") == "deleted":
+                deleted += 1
+            elif outcome.get("status") in (404, 409):
+                skipped += 1
+            else:
+                raise bulk_item_error(outcome)
+        return deleted, skipped
 
     def search(self, index: str, body: dict, *, exact_total: bool = True
                ) -> tuple[int, list[StoredDoc]]:
@@ -226,9 +262,21 @@ class Storage:
                     **body, **counting, "seq_no_primary_term": True})
         except IndexMissing:
             return 0, []
-        hits = [StoredDoc(h["_id"], h["_source"], h.get("_seq_no", -1), h.get("_primary_term", -1))
-                for h in resp["hits"]["hits"]]
-        return resp["hits"]["total"]["value"], hits
+        return resp["hits"]["total"]["value"], [stored_hit(h) for h in resp["hits"]["hits"]]
+
+    def search_page(self, index: str, body: dict) -> tuple[list[StoredDoc], list | None]:
+        """One page of a sorted search, each hit with its tokens, and the last hit's sort values
+        to ask for the next page with (`search_after`); None when the page is empty. The total
+        is not counted. A missing index is empty."""
+        self._check_ready()
+        try:
+            with translated_errors():
+                resp = self.client.search(index=index, body={
+                    **body, "track_total_hits": False, "seq_no_primary_term": True})
+        except IndexMissing:
+            return [], None
+        raw = resp["hits"]["hits"]
+        return [stored_hit(h) for h in raw], (raw[-1]["sort"] if raw else None)
 
     def aggregate(self, index: str, body: dict) -> dict:
         """Runs a size-0 search and returns its aggregations (empty when the index is missing)."""

@@ -9,3 +9,6 @@ CONCRETE_INDICES = {
     CONNECTORS_INDEX: CONCRETE_CONNECTORS_INDEX,
     SYNC_JOBS_INDEX: CONCRETE_SYNC_JOBS_INDEX,
 }
+# The service's own shared state: one small document per periodic task (app.storage.leases).
+# Not a connector index: nothing in it is a job or a connector, so no listing ever shows it.
+LEASES_INDEX = ".connector-sync-jobs-leases"
