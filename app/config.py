@@ -43,9 +43,7 @@ class Config:
     ELASTICSEARCH_REQUEST_TIMEOUT: float = _env("ELASTICSEARCH_REQUEST_TIMEOUT", 10.0, float)
     ELASTICSEARCH_MAX_CONNECTIONS: int = _env("ELASTICSEARCH_MAX_CONNECTIONS", 64, int)
 
-    # Indices
-    CONNECTORS_INDEX: str = _env("CONNECTORS_INDEX", ".elastic-connectors")
-    SYNC_JOBS_INDEX: str = _env("SYNC_JOBS_INDEX", ".elastic-connectors-sync-jobs")
+    # The indices (their names are fixed: app/storage/names.py)
     # Install index templates and create the indices when the service starts.
     INSTALL_TEMPLATES_ON_START: bool = _env("INSTALL_TEMPLATES_ON_START", True, as_bool)
 
