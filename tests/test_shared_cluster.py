@@ -84,7 +84,10 @@ def test_a_concrete_index_squatting_on_the_alias_name_is_refused(fresh_service, 
     es.indices.delete_index_template(name="elastic-connectors-sync-jobs")
     es.indices.create(index=SYNC_JOBS_INDEX, settings={"index.hidden": True})
     service = fresh_service()
-    service.create_connector("squatted")
+    # Every _connector request is refused, the connector's own included.
+    refused = service.put_connector("squatted", expect=500, index_name="search-test",
+                                    name="squatted", service_type="super-connector")
+    assert refused["error"]["type"] == "illegal_state_exception"
     body = service.post_sync_job("squatted", expect=500)
     assert body["error"]["reason"].startswith(
         "[.elastic-connectors-sync-jobs] is a concrete index, but this service needs that name "
