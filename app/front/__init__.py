@@ -79,6 +79,10 @@ class Front:
                 return
 
     async def http(self, scope, receive, send):
+        """One request, on the event loop: begin its accounting (ids, log line, metrics), read
+        its body under the deadline (or refuse it: 408 for a body too slow, 429 for too many
+        from one address, nothing for a caller who left), then run the app on a thread
+        (`run_app`); the accounting is closed whatever happened."""
         headers = scope["headers"]
         declared = content_length(headers)
         chunked = any(name == b"transfer-encoding" for name, _ in headers)
@@ -160,6 +164,12 @@ class Front:
             del self.arriving[client]
 
     async def run_app(self, environ, receive, send, streamed, observed):
+        """Runs the app on a pooled thread (probes on their own pool) in a context of the
+        request's own, and sends what it returns. The view may ask, through
+        environ[WATCH_DISCONNECT], to learn when its caller leaves: the watch is started on the
+        loop only then (after the body, which notices a leaving caller itself), and cancelled
+        at the end. An app failure before the answer started is a 500 in Elasticsearch's
+        envelope; after, the answer is cut off and logged as such."""
         loop = asyncio.get_running_loop()
         disconnect = Disconnect()
         watchers = []

@@ -149,31 +149,6 @@ class StreamedBody:
             self.on_done = None
 
 
-class BufferedBody:
-    """`wsgi.input` over a body already received whole."""
-
-    def __init__(self, data: bytes):
-        self._data = memoryview(data)
-        self._position = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = len(self._data) if size is None or size < 0 else self._position + size
-        data = bytes(self._data[self._position:end])
-        self._position += len(data)
-        return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        rest = self._data[self._position:]
-        end = bytes(rest).find(b"\n") + 1 or len(rest)
-        if size is not None and size >= 0:
-            end = min(end, size)
-        return self.read(end)
-
-    def __iter__(self):
-        while line := self.readline():
-            yield line
-
-
 def content_length(headers) -> int | None:
     for name, value in headers:
         if name == b"content-length":

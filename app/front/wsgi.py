@@ -3,13 +3,14 @@ path as the caller wrote it, its answer sent back whole or streamed, and the cal
 noticed; plus the answers the front gives itself."""
 
 import asyncio
+import io
 import json
 import logging
 import threading
 from urllib.parse import unquote_to_bytes
 
 from app.exceptions import RestError
-from app.front.bodies import BufferedBody
+from app.urls import RAW_URI, REQUEST_URI
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,11 @@ class Exchange:
         asyncio.run_coroutine_threadsafe(send(), self.loop).result()
 
     def run(self):
+        """Runs the app on this (pooled) thread. Returns (status, headers, body) when the whole
+        answer is shorter than FLUSH_BYTES, for the event loop to send; otherwise sends it from
+        here as it comes (each message handed to the loop and waited for), stops reading the
+        app's answer when the caller leaves, and returns None. Either way the answer's source is
+        closed here, after the disconnect watch is retired."""
         result = self.app(self.environ, self.start_response)
         try:
             chunks, size = [], 0
@@ -131,8 +137,8 @@ def build_environ(scope, body, declared: int | None) -> dict:
         "SCRIPT_NAME": "",
         "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1"),
         "QUERY_STRING": query.decode("latin-1"),
-        "RAW_URI": raw_uri,
-        "REQUEST_URI": raw_uri,
+        RAW_URI: raw_uri,
+        REQUEST_URI: raw_uri,
         "SERVER_NAME": str(server[0]),
         "SERVER_PORT": str(server[1]),
         "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
@@ -140,7 +146,8 @@ def build_environ(scope, body, declared: int | None) -> dict:
         "REMOTE_PORT": str(client[1]),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.get("scheme", "http"),
-        "wsgi.input": body if not isinstance(body, bytes) else BufferedBody(body),
+        # A body received whole is read from memory (BytesIO shares the bytes, no copy).
+        "wsgi.input": body if not isinstance(body, bytes) else io.BytesIO(body),
         "wsgi.errors": ErrorStream(),
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
