@@ -27,6 +27,8 @@ from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
+from app.auth.modes import is_loopback
+
 # The release the project is tested against by default (its .env; a test keeps them equal).
 DEFAULT_ELASTICSEARCH_VERSION = "9.2.0"
 SERVICE_IMAGE_VARIABLE = "CONNECTOR_SYNC_JOBS_IMAGE"
@@ -63,15 +65,6 @@ def default_elasticsearch_image() -> str:
 def first_line(err: BaseException) -> str:
     text = str(getattr(err, "explanation", None) or err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def free_port() -> int:
