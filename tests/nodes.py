@@ -29,6 +29,7 @@ from pathlib import Path
 import urllib3
 
 from app.testing import ElasticsearchContainer
+from app.testing.containers import engine_socket_refusal
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OPT_IN_VARIABLE = "TEST_ELASTICSEARCH_URL"
@@ -82,9 +83,8 @@ def local_distribution_tools() -> bool:
 
 
 def docker_engine_answers() -> bool:
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://")):
-        return False  # (the client library would leave its socket open when asked)
+    if engine_socket_refusal():
+        return False
     import docker
 
     try:

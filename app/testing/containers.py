@@ -67,6 +67,29 @@ def first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+def docker_host() -> str:
+    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+
+def engine_socket_refusal(host: str | None = None) -> str | None:
+    """Why nothing answers on the engine's Unix socket (missing, refused), or None when something
+    does or the engine is reached otherwise.
+
+    Asked before the Docker client library is: where its connect fails, it leaves its socket
+    open, and the ResourceWarning surfaces later, in whatever code is running then.
+    """
+    host = host or docker_host()
+    if not host.startswith("unix://"):
+        return None
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(5)
+        try:
+            probe.connect(host.removeprefix("unix://"))
+        except OSError as err:
+            return err.strerror or type(err).__name__
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -86,13 +109,15 @@ class ReadyContainer(DockerContainer):
 
     def __init__(self, image: str, *, ready_port: int, ready_path: str, startup_timeout: float,
                  **kwargs: Any):
+        refused = engine_socket_refusal()
         try:
+            if refused:
+                raise docker.errors.DockerException(refused)
             super().__init__(image, **kwargs)
         except docker.errors.DockerException as err:
-            where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
             raise ContainerStartError(
-                f"no Docker engine answers at {where}: start one (dockerd, Docker Desktop) or "
-                f"point DOCKER_HOST at one ({first_line(err)})") from None
+                f"no Docker engine answers at {docker_host()}: start one (dockerd, Docker "
+                f"Desktop) or point DOCKER_HOST at one ({first_line(err)})") from None
         self.ready_port, self.ready_path = ready_port, ready_path
         self.startup_timeout = startup_timeout
 

@@ -4,6 +4,7 @@ URL, in front of a container the caller started; and the one clear line each fai
 can meet is said in."""
 
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -111,15 +112,27 @@ def test_a_service_that_cannot_reach_its_node_is_said_with_its_log(docker_engine
     assert any("127.0.0.1:1" in line for line in lines[1:])
 
 
-def test_no_engine_is_said_in_one_line(tmp_path):
-    socket = tmp_path / "no-engine.sock"
-    env = {**os.environ, "DOCKER_HOST": f"unix://{socket}"}
-    said = subprocess.run([sys.executable, "-c", (
+def stale_socket(path):
+    """A socket file nobody listens on, as a stopped engine leaves behind."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as bound:
+        bound.bind(str(path))
+
+
+@pytest.mark.parametrize("leftover", [None, stale_socket], ids=["no-socket", "stale-socket"])
+def test_no_engine_is_said_in_one_line_and_leaves_no_socket_open(tmp_path, leftover):
+    path = tmp_path / "engine.sock"
+    if leftover:
+        leftover(path)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{path}"}
+    said = subprocess.run([sys.executable, "-X", "tracemalloc", "-W", "error", "-c", (
+        "import gc\n"
         "from app.testing import ConnectorSyncJobsContainer, ContainerStartError\n"
         "try:\n    ConnectorSyncJobsContainer()\n"
-        "except ContainerStartError as err:\n    print(err)\n")],
+        "except ContainerStartError as err:\n    print(err)\n"
+        "gc.collect()\n")],
         env=env, capture_output=True, text=True, timeout=60)
-    assert said.stdout.startswith(f"no Docker engine answers at unix://{socket}: start one "), said
+    assert said.stdout.startswith(f"no Docker engine answers at unix://{path}: start one "), said
+    assert said.stderr == "", said.stderr
 
 
 def test_a_reaper_image_the_engine_cannot_pull_is_said_with_the_way_out(docker_engine):
