@@ -183,15 +183,16 @@ class ReadyContainer(DockerContainer):
             time.sleep(0.5)
 
     def stop(self, force: bool = True, delete_volume: bool = True) -> None:
-        """Removes the container; a second call, or one for a container already gone, does nothing."""
-        if self._container is None:
-            return
+        """Removes the container and closes the Docker client; a second call, or one for a
+        container already gone or never started, removes nothing."""
         try:
-            super().stop(force=force, delete_volume=delete_volume)
+            if self._container is not None:
+                super().stop(force=force, delete_volume=delete_volume)
         except docker.errors.NotFound:
             pass
         finally:
             self._container = None
+            self.get_docker_client().client.close()
 
     # What it is
 
