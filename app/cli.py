@@ -13,14 +13,18 @@ from app.schemas.loading import load_query
 from app.schemas.sync_jobs import FailStaleQuery, RetentionQuery
 from app.services import retention, stale_jobs
 from app.services.retention import RetentionRule
+from app.storage import IndexLayoutConflict
 
 
 @click.command("install-templates")
 def install_templates_command():
     """Install the index templates (newer versions replace older ones) and create the indices."""
     storage = current_app.extensions["connector_storage"]
-    outcome = storage.layout.install_index_templates()
-    created = storage.layout.create_indices()
+    try:
+        outcome = storage.layout.install_index_templates()
+        created = storage.layout.create_indices()
+    except IndexLayoutConflict as conflict:
+        raise click.ClickException(conflict.reason) from None
     click.echo(json.dumps({"templates": outcome, "created_indices": created}, indent=2))
 
 

@@ -19,6 +19,7 @@ import json
 import queue
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import urllib3
@@ -225,6 +226,18 @@ class Load:
 
     def stop(self) -> None:
         self.stopping.set()
+
+
+def new_load(replicas: list[str], prefix: str) -> tuple[Load, Recorder]:
+    """A Load through `replicas` for a connector of its own, and the Recorder of its answers."""
+    recorder = Recorder()
+    sender = Replicas(replicas, recorder)
+    connector = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    answer = sender.send(0, "PUT", f"/_connector/{connector}",
+                         {"index_name": f"search-{connector}", "service_type": "sharepoint"},
+                         operation="put_connector")
+    assert answer.status == 201, answer
+    return Load(sender, connector), recorder
 
 
 class Background:

@@ -153,6 +153,13 @@ class LocalNode:
     def stop(self) -> None:
         self._script("stop-elasticsearch", timeout=120)
 
+    def upgrade(self, version: str) -> None:
+        """Stops the node (SIGTERM: it hands its work over and leaves), then starts `version` of
+        the distribution on the same data, as one step of a rolling upgrade."""
+        self.stop()
+        self.version = self.environment["ES_VERSION"] = version
+        self.start()
+
     @property
     def pid(self) -> int:
         return int((self.run_dir / "pid").read_text())

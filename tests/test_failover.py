@@ -10,7 +10,6 @@ sync-jobs index had no primary, a window measured by watching the cluster state,
 
 import signal
 import time
-import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -23,11 +22,10 @@ from app.storage import CONCRETE_SYNC_JOBS_INDEX, SYNC_JOBS_INDEX
 from tests.api_client import error_type
 from tests.failover_load import (
     CLAIMERS,
-    Load,
     PrimaryWatch,
     Recorder,
-    Replicas,
     broken_promises,
+    new_load,
     stored_jobs,
 )
 from tests.live_server import production_server
@@ -54,17 +52,6 @@ def green(es: Elasticsearch) -> None:
     health = es.cluster.health(index=CONCRETE_SYNC_JOBS_INDEX, wait_for_status="green",
                                wait_for_nodes=3, timeout="120s")
     assert health["status"] == "green", health
-
-
-def new_load(replicas: list[str], prefix: str) -> tuple[Load, Recorder]:
-    recorder = Recorder()
-    sender = Replicas(replicas, recorder)
-    connector = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    answer = sender.send(0, "PUT", f"/_connector/{connector}",
-                         {"index_name": f"search-{connector}", "service_type": "sharepoint"},
-                         operation="put_connector")
-    assert answer.status == 201, answer
-    return Load(sender, connector), recorder
 
 
 def primary_holder(cluster, es: Elasticsearch):

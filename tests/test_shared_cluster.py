@@ -95,3 +95,25 @@ def test_a_concrete_index_squatting_on_the_alias_name_is_refused(fresh_service, 
     # Nothing was written into the squatting index.
     es.indices.refresh(index=SYNC_JOBS_INDEX)
     assert es.count(index=SYNC_JOBS_INDEX)["count"] == 0
+
+
+def test_a_layout_from_a_newer_release_is_refused_and_left_as_it_is(fresh_service, es):
+    _, index_templates = load_index_templates()
+    ours = index_templates["elastic-connectors-sync-jobs"]
+    newer = {**ours, "version": ours["version"] + 1}
+    es.indices.put_index_template(name="elastic-connectors-sync-jobs", body=newer)
+    try:
+        service = fresh_service()
+        refused = service.post_sync_job("any-connector", expect=500)
+        assert error_type(refused) == "illegal_state_exception"
+        assert refused["error"]["reason"] == (
+            "the connector indices have a layout written by a newer release of "
+            f"connector-sync-jobs ([elastic-connectors-sync-jobs] is version {newer['version']}, "
+            f"this release knows {ours['version']}): this release does not write to a layout "
+            "newer than it knows. Run that newer release (or a later one).")
+        ready = service.call("GET", "/_connector_service/ready", expect=503)
+        assert "newer release" in ready["checks"]["indices"]["reason"]
+        installed = es.indices.get_index_template(name="elastic-connectors-sync-jobs")
+        assert installed["index_templates"][0]["index_template"]["version"] == newer["version"]
+    finally:
+        es.indices.put_index_template(name="elastic-connectors-sync-jobs", body=ours)

@@ -10,6 +10,7 @@ from pathlib import Path
 import elasticsearch
 from elasticsearch import Elasticsearch
 
+from app.about import SERVICE_NAME
 from app.exceptions import StorageUnavailable
 from app.storage.errors import IndexLayoutConflict, error_type, translated_errors
 from app.storage.names import CONCRETE_INDICES
@@ -21,14 +22,15 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "index_templates"
 
 
-def template_properties(directory: Path = TEMPLATES_DIR) -> dict[str, dict]:
-    """The mapped properties each alias must have, from the component templates that add it."""
+def template_mappings(directory: Path = TEMPLATES_DIR) -> dict[str, dict]:
+    """The mappings (properties, _meta) each alias's index must have, from the component
+    templates that add the alias."""
     components, _ = load_index_templates(directory)
     wanted = {}
     for body in components.values():
         template = body.get("template", {})
         for alias in template.get("aliases", {}):
-            wanted[alias] = template.get("mappings", {}).get("properties", {})
+            wanted[alias] = template.get("mappings", {})
     return wanted
 
 
@@ -92,41 +94,56 @@ class IndexLayout:
     def install_index_templates(self) -> dict[str, str]:
         """Puts each template whose installed version is missing or lower than ours.
 
-        Returns what happened to each template: "installed", "updated" or "current".
+        Returns what happened to each template: "installed", "updated" or "current". Refuses,
+        before putting any, a layout that a newer release of this service installed: one of
+        its templates is ours (`_meta.managed_by`) with a version above this release's.
         """
-        outcome = {}
         with translated_errors():
-            for templates, get, key, put in self._template_kinds():
-                for name, body in templates.items():
-                    installed = self._installed_version(get, key, name)
-                    outcome[name] = self._put_if_newer(
-                        installed, body, lambda n=name, b=body, p=put: p(name=n, body=b))
-        return outcome
+            found = [(name, body, put, self._installed(get, key, name))
+                     for templates, get, key, put in self._template_kinds()
+                     for name, body in templates.items()]
+            self._refuse_newer_layout(found)
+            return {name: self._put_if_newer(installed, body,
+                                             lambda n=name, b=body, p=put: p(name=n, body=b))
+                    for name, body, put, installed in found}
 
     @staticmethod
-    def _installed_version(getter, key: str, name: str) -> int | None | bool:
-        """The installed template's version; None if it has none; False if it is not installed."""
+    def _installed(getter, key: str, name: str) -> dict | None:
+        """The installed template's body (its version, _meta...); None if it is not installed."""
         try:
             found = getter(name=name)
         except elasticsearch.NotFoundError:
-            return False
+            return None
         template = found[key][0]
-        inner = template.get("component_template") or template.get("index_template") or {}
-        return inner.get("version")
+        return template.get("component_template") or template.get("index_template") or {}
 
     @staticmethod
-    def _put_if_newer(installed, body: dict, put) -> str:
-        if installed is not False and installed is not None and installed >= body.get("version", 0):
+    def _refuse_newer_layout(found: list) -> None:
+        newer = [f"[{name}] is version {installed['version']}, this release knows "
+                 f"{body.get('version', 0)}" for name, body, _, installed in found
+                 if installed is not None
+                 and installed.get("_meta", {}).get("managed_by") == SERVICE_NAME
+                 and (installed.get("version") or 0) > body.get("version", 0)]
+        if newer:
+            raise IndexLayoutConflict(
+                f"the connector indices have a layout written by a newer release of "
+                f"{SERVICE_NAME} ({'; '.join(newer)}): this release does not write to a layout "
+                f"newer than it knows. Run that newer release (or a later one).")
+
+    @staticmethod
+    def _put_if_newer(installed: dict | None, body: dict, put) -> str:
+        version = None if installed is None else installed.get("version")
+        if version is not None and version >= body.get("version", 0):
             return "current"
         put()
-        return "installed" if installed is False else "updated"
+        return "installed" if installed is None else "updated"
 
     def create_indices(self) -> list[str]:
         """Makes each alias lead to its concrete index: creates the index when missing, adopts a
         compatible one that someone else created (the connectors framework or ES's built-in
         plugin create the same names), and refuses a layout it cannot write to safely."""
         created = []
-        wanted = template_properties(self.templates_dir)
+        wanted = template_mappings(self.templates_dir)
         with translated_errors():
             for alias, concrete in CONCRETE_INDICES.items():
                 existing = self._indices_named(alias, concrete)
@@ -164,19 +181,28 @@ class IndexLayout:
                 raise
 
     def _adopt_index(self, alias: str, concrete: str, found: dict, wanted: dict) -> None:
-        """Shares an existing concrete index: same field types required; missing fields, the
-        alias and the hidden flag are added (nothing already there is changed)."""
-        present = flatten_properties(found.get("mappings", {}).get("properties", {}))
+        """Shares or upgrades an existing concrete index: same field types required; missing
+        fields, a newer mapping `_meta` (its layout version), the alias and the hidden flag are
+        added (no field already there is changed)."""
+        mappings = found.get("mappings", {})
+        present = flatten_properties(mappings.get("properties", {}))
+        wanted_fields = flatten_properties(wanted.get("properties", {}))
         conflicts = sorted(f"{field} is [{present[field]}], needs [{kind}]"
-                           for field, kind in flatten_properties(wanted).items()
+                           for field, kind in wanted_fields.items()
                            if field in present and present[field] != kind)
         if conflicts:
             raise IndexLayoutConflict(
                 f"the existing index [{concrete}] maps fields differently from the connector "
                 f"indices ({'; '.join(conflicts)}). Reindex it into an index with the mappings "
                 "of index_templates/, or delete it, then restart the service.")
-        if any(field not in present for field in flatten_properties(wanted)):
-            self.client.indices.put_mapping(index=concrete, properties=wanted, dynamic="false")
+        update = {}
+        if any(field not in present for field in wanted_fields):
+            update.update(properties=wanted.get("properties", {}), dynamic="false")
+        meta, wanted_meta = mappings.get("_meta", {}), wanted.get("_meta", {})
+        if (meta.get("version") or 0) < (wanted_meta.get("version") or 0):
+            update["meta"] = {**meta, **wanted_meta}
+        if update:
+            self.client.indices.put_mapping(index=concrete, **update)
         if alias not in found.get("aliases", {}):
             self.client.indices.put_alias(index=concrete, name=alias)
         if found.get("settings", {}).get("index", {}).get("hidden") != "true":
@@ -206,5 +232,5 @@ class IndexLayout:
 
     def templates_installed(self) -> bool:
         with translated_errors():
-            return all(self._installed_version(get, key, name) is not False
+            return all(self._installed(get, key, name) is not None
                        for templates, get, key, _ in self._template_kinds() for name in templates)
