@@ -4,8 +4,10 @@ Liveness says the process answers and asks Elasticsearch nothing, so a cluster o
 gets the service restarted; readiness says whether requests can be served now, check by check.
 """
 
+import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import urllib3
@@ -32,6 +34,48 @@ def test_unreachable_elasticsearch_is_not_ready_503_but_still_live(unreachable_c
                                                      "reason": "Elasticsearch does not answer"}
     live = unreachable_client.get(LIVE)
     assert (live.status_code, live.json) == (200, {"live": True})
+
+
+@contextmanager
+def silent_node():
+    """An address that takes connections and never answers, as a hung node does; yields its
+    URL and the count of connections it was offered."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", lambda: pending_connections(listener)
+
+
+def pending_connections(listener: socket.socket) -> int:
+    listener.setblocking(False)
+    taken = []
+    try:
+        while True:
+            taken.append(listener.accept()[0])
+    except BlockingIOError:
+        pass
+    for connection in taken:
+        connection.close()
+    return len(taken)
+
+
+@pytest.mark.parametrize("settings", [
+    {"AUTH_MODE": "", "HOST": "0.0.0.0"},  # unset, as in the image: the cluster decides
+    {"AUTH_MODE": "", "HOST": "127.0.0.1"},
+    {"AUTH_MODE": "api_key", "AUTH_API_KEYS": SERVICE_KEY, "HOST": "0.0.0.0"},
+], ids=["unset", "unset-loopback", "api_key"])
+def test_live_asks_a_hung_elasticsearch_nothing_and_answers_at_once(settings):
+    """With the mode unset on an address other than loopback, deciding whether the cluster has
+    security means asking the cluster: a liveness probe never waits on that."""
+    with silent_node() as (url, connections):
+        app = create_app({"ELASTICSEARCH_URL": url, "INSTALL_TEMPLATES_ON_START": False,
+                          "ELASTICSEARCH_REQUEST_TIMEOUT": 5, **settings})
+        started = time.monotonic()
+        live = app.test_client().get(LIVE)
+        took = time.monotonic() - started
+        assert (live.status_code, live.json) == (200, {"live": True})
+        assert took < 1.0
+        assert connections() == 0
 
 
 def test_missing_templates_are_not_ready_until_the_service_installs_them(api, es):
