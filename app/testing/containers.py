@@ -71,14 +71,14 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
-def engine_socket_refusal(host: str | None = None) -> str | None:
+def engine_socket_refusal() -> str | None:
     """Why nothing answers on the engine's Unix socket (missing, refused), or None when something
     does or the engine is reached otherwise.
 
     Asked before the Docker client library is: where its connect fails, it leaves its socket
     open, and the ResourceWarning surfaces later, in whatever code is running then.
     """
-    host = host or docker_host()
+    host = docker_host()
     if not host.startswith("unix://"):
         return None
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
@@ -111,13 +111,14 @@ class ReadyContainer(DockerContainer):
                  **kwargs: Any):
         refused = engine_socket_refusal()
         try:
-            if refused:
-                raise docker.errors.DockerException(refused)
-            super().__init__(image, **kwargs)
+            if refused is None:
+                super().__init__(image, **kwargs)
         except docker.errors.DockerException as err:
+            refused = first_line(err)
+        if refused is not None:
             raise ContainerStartError(
                 f"no Docker engine answers at {docker_host()}: start one (dockerd, Docker "
-                f"Desktop) or point DOCKER_HOST at one ({first_line(err)})") from None
+                f"Desktop) or point DOCKER_HOST at one ({refused})")
         self.ready_port, self.ready_path = ready_port, ready_path
         self.startup_timeout = startup_timeout
 
