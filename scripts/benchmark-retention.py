@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from app.storage import SYNC_JOBS_INDEX  # noqa: E402
-from tests.nodes import local_node  # noqa: E402
+from tests.support.nodes import local_node  # noqa: E402
 
 # The general benchmark's node, service, client and history, used as they are.
 _spec = importlib.util.spec_from_file_location("benchmark", REPO_ROOT / "scripts" / "benchmark.py")

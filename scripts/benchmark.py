@@ -72,7 +72,7 @@ from app.config import Config  # noqa: E402
 from app.domain import clock  # noqa: E402
 from app.services import sync_jobs  # noqa: E402
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX, connect  # noqa: E402
-from tests.nodes import local_cluster, local_node  # noqa: E402
+from tests.support.nodes import local_cluster, local_node  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 OPERATIONS = ("create", "claim", "check_in", "stats", "list")
@@ -1351,7 +1351,7 @@ AUTH_VARIANTS = {
 def auth_cost(args) -> str:
     """p50/p99 of a job read and a heartbeat (check_in) through each AUTH_VARIANTS service, the
     calls alternated across them so the machine's drift falls on all three alike."""
-    from tests.secured import SecuredNode
+    from tests.support.secured import SecuredNode
 
     node = SecuredNode("benchmark-auth")
     services: dict[str, ServiceProcess] = {}

@@ -9,8 +9,13 @@ from elasticsearch import Elasticsearch
 from app import create_app
 from app.config import Config
 from app.storage import CONNECTORS_INDEX, SYNC_JOBS_INDEX
-from tests.api_client import ApiClient
-from tests.nodes import HOW_TO_GET_A_NODE, OPT_IN_VARIABLE, elasticsearch_node, refuse_if_holding_documents
+from tests.support.api_client import ApiClient
+from tests.support.nodes import (
+    HOW_TO_GET_A_NODE,
+    OPT_IN_VARIABLE,
+    elasticsearch_node,
+    refuse_if_holding_documents,
+)
 
 # The service's settings come from the environment; a user's shell (ELASTICSEARCH_URL pointing
 # at their cluster, AUTH_API_KEYS, ...) must not reach the apps and servers the tests start.
@@ -133,19 +138,19 @@ def set_status(es):
 def live_url(elasticsearch_url, app):
     """The service over real HTTP as scripts/serve runs it (granian, two worker processes),
     for races between many connections and for clients that need a URL."""
-    from tests.live_server import production_server
+    from tests.support.live_server import production_server
 
     with production_server(elasticsearch_url) as url:
         yield url
 
 
-# A secured cluster: security on, TLS, file-realm users (tests/secured.py)
+# A secured cluster: security on, TLS, file-realm users (tests/support/secured.py)
 
 
 @pytest.fixture(scope="session")
 def secured_node():
     """One secured node for the whole session, shared by every test that needs one."""
-    from tests.secured import SecuredNode
+    from tests.support.secured import SecuredNode
 
     node = SecuredNode()
     try:
@@ -160,7 +165,7 @@ def secured_node():
 @pytest.fixture(scope="session")
 def secured_es(secured_node):
     """The secured node as its administrator sees it: to set tests up and read what is stored."""
-    from tests.secured import password_of
+    from tests.support.secured import password_of
 
     client = Elasticsearch(secured_node.url, ca_certs=secured_node.ca_certs, request_timeout=30,
                            basic_auth=("admin", password_of("admin")))
@@ -172,22 +177,22 @@ def secured_es(secured_node):
 def secured_url(secured_node):
     """The service as scripts/serve runs it in front of the secured node: TLS with the node's CA,
     its own least-privilege user, and AUTH_MODE left unset, so the cluster decides who may call."""
-    from tests.live_server import production_server
+    from tests.support.live_server import production_server
 
     with production_server(secured_node.url,
                            env={**secured_node.service_settings(), "AUTH_MODE": ""}) as url:
         yield url
 
 
-# Several nodes: a three-node cluster of the suite's own (tests/nodes.py)
+# Several nodes: a three-node cluster of the suite's own (tests/support/nodes.py)
 
 
 @pytest.fixture(scope="session")
 def cluster():
-    """Three local nodes forming one cluster (tests.nodes.LocalCluster), for the tests of
+    """Three local nodes forming one cluster (tests.support.nodes.LocalCluster), for the tests of
     several nodes; started the first time a test asks for it, removed when the session ends.
     Always the local distribution: the failover tests kill and restart its nodes."""
-    from tests.nodes import LocalCluster
+    from tests.support.nodes import LocalCluster
 
     cluster = LocalCluster("cluster")
     try:

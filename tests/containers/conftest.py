@@ -20,7 +20,7 @@ import pytest
 from testcontainers.core.config import ConnectionMode, testcontainers_config
 
 from app.testing import ConnectorSyncJobsContainer, ElasticsearchContainer
-from tests.nodes import REPO_ROOT, docker_engine_answers, es_version
+from tests.support.nodes import REPO_ROOT, docker_engine_answers, es_version
 
 # Each test removes what it starts; and no registry may serve testcontainers' reaper image.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")

@@ -13,11 +13,11 @@ import pytest
 import urllib3
 
 from app.testing.containers import free_port
-from tests.api_client import ApiClient
 from tests.containers.conftest import compose_commands, remove_tag
-from tests.live_server import HttpClient
-from tests.nodes import REPO_ROOT, es_version
-from tests.secured import basic
+from tests.support.api_client import ApiClient
+from tests.support.live_server import HttpClient
+from tests.support.nodes import REPO_ROOT, es_version
+from tests.support.secured import basic
 
 SECURED_FILE = "docker-compose.secured.yml"
 

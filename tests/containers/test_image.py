@@ -8,7 +8,7 @@ import time
 import urllib3
 
 from app.testing import ConnectorSyncJobsContainer
-from tests.nodes import REPO_ROOT
+from tests.support.nodes import REPO_ROOT
 
 # A forwarded request Elasticsearch holds this long before answering 408 (wait_for_nodes).
 HELD_SECONDS = 4

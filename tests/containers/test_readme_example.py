@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-from tests.nodes import REPO_ROOT
+from tests.support.nodes import REPO_ROOT
 
 EXAMPLE = re.compile(r"<!-- example-test: start -->\n```python\n(.*?)```\n<!-- example-test: end -->",
                      re.DOTALL)

@@ -13,8 +13,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from app.testing import ConnectorSyncJobsContainer, ContainerStartError, ElasticsearchContainer
-from tests.api_client import ApiClient
-from tests.live_server import HttpClient
+from tests.support.api_client import ApiClient
+from tests.support.live_server import HttpClient
 
 
 def our_containers(engine) -> set[str]:
