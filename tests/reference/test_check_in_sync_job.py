@@ -24,7 +24,7 @@ def test_check_in_returns_updated_and_moves_last_seen_forward(api, es, job_id):
 def test_each_check_in_is_strictly_later_than_the_last(api, es, job_id):
     seen = []
     for _ in range(3):
-        api.check_in(job_id)
+        assert api.check_in(job_id) == {"result": "updated"}
         seen.append(instant(stored_job(es, job_id)["last_seen"]))
     assert seen == sorted(seen) and len(set(seen)) == 3
 
@@ -55,9 +55,12 @@ def test_check_in_of_unknown_job_is_404(api):
     assert body["error"]["reason"] == "connector sync job [non-existing-sync-job-id] not found"
 
 
-def test_check_in_with_a_body_is_400(api, es, job_id):
+def test_check_in_with_a_body_is_400_and_changes_nothing(api, es, job_id):
     before = stored_job(es, job_id)
-    api.call("PUT", f"/_connector/_sync_job/{job_id}/_check_in", {"last_seen": "x"}, expect=400)
+    body = api.call("PUT", f"/_connector/_sync_job/{job_id}/_check_in", {"last_seen": "x"}, expect=400)
+    assert error_type(body) == "illegal_argument_exception"
+    assert body["error"]["reason"] == (
+        f"request [PUT /_connector/_sync_job/{job_id}/_check_in] does not support having a body")
     assert stored_job(es, job_id) == before
 
 
