@@ -33,7 +33,12 @@ def test_factory_does_not_need_elasticsearch_to_start():
     app = create_app({"ELASTICSEARCH_URL": "http://127.0.0.1:1", "INSTALL_TEMPLATES_ON_START": True,
                       "ELASTICSEARCH_REQUEST_TIMEOUT": 2})
     client = app.test_client()
-    assert client.get("/_connector_service/live").status_code == 200
+    live = client.get("/_connector_service/live")
+    assert (live.status_code, live.get_json()) == (200, {"live": True})
+    # What an orchestrator reads: not ready, and why, check by check.
     ready = client.get("/_connector_service/ready")
     assert ready.status_code == 503
-    assert ready.get_json()["checks"]["elasticsearch"]["ok"] is False
+    unchecked = {"ok": False, "reason": "not checked: Elasticsearch does not answer"}
+    assert ready.get_json() == {"ready": False, "checks": {
+        "elasticsearch": {"ok": False, "reason": "Elasticsearch does not answer"},
+        "index_templates": unchecked, "indices": unchecked}}
