@@ -147,7 +147,7 @@ def test_the_secured_variant_comes_up_ready(secured_project):
 
 def test_the_secured_variant_refuses_a_write_without_credentials(secured_project):
     body = {"index_name": "search-refused", "name": "refused", "service_type": "google_drive"}
-    refused = ApiClient(HttpClient(secured_project.url)).put_connector("refused", **body)
+    refused = ApiClient(HttpClient(secured_project.url)).put_connector("refused", expect=401, **body)
     assert refused["status"] == 401
     assert refused["error"]["type"] == "security_exception"
     admin = ApiClient(HttpClient(secured_project.url, basic(

@@ -1,6 +1,8 @@
 """A small client over the Flask test client whose methods read like the API pages.
 
-Each call checks the expected status (`expect=`) and returns the parsed JSON body.
+Each call checks the expected status (`expect=`) and returns the parsed JSON body; an answer
+with another status raises UnexpectedStatus with that answer's body, so a set-up call that
+fails says so where it fails, not as a puzzling 404 in the test that relies on it.
 """
 
 import json
@@ -22,12 +24,12 @@ class ApiClient:
         response = self.client.open(path, method=method, **kwargs)
         data = response.get_json(silent=True)
         if expect is not None:
-            assert response.status_code == expect, (response.status_code, data)
+            check_status(method, path, response.status_code, data, expect)
         return data
 
     # Connectors
 
-    def put_connector(self, connector_id: str, expect: int | None = None, **fields):
+    def put_connector(self, connector_id: str, expect: int = 201, **fields):
         return self.call("PUT", f"/_connector/{connector_id}", fields, expect=expect)
 
     def create_connector(self, connector_id: str, *, index_name="search-test",
@@ -36,10 +38,10 @@ class ApiClient:
         body = {"index_name": index_name, "name": "my-connector", "language": "de",
                 "is_native": False, "service_type": service_type, **fields}
         body = {key: value for key, value in body.items() if value is not None}
-        response = self.client.open(f"/_connector/{connector_id}", method="PUT",
-                                    data=json.dumps(body), content_type="application/json")
-        # Set-up that fails says so here, not as a puzzling 404 in the test that relies on it.
-        assert response.status_code in (200, 201), (response.status_code, response.get_json(silent=True))
+        path = f"/_connector/{connector_id}"
+        response = self.client.open(path, method="PUT", data=json.dumps(body),
+                                    content_type="application/json")
+        check_status("PUT", path, response.status_code, response.get_json(silent=True), 200, 201)
         return connector_id
 
     def get_connector(self, connector_id: str, expect: int = 200, **query):
@@ -98,6 +100,16 @@ class ApiClient:
         body = {"deleted_document_count": 0, "indexed_document_count": 0,
                 "indexed_document_volume": 0, **stats}
         return self.call("PUT", f"/_connector/_sync_job/{job_id}/_stats", body, expect=expect)
+
+
+class UnexpectedStatus(AssertionError):
+    """A call answered with another status than the test expected."""
+
+
+def check_status(method: str, path: str, status: int, body, *expected: int) -> None:
+    if status not in expected:
+        wanted = " or ".join(str(code) for code in expected)
+        raise UnexpectedStatus(f"{method} {path} answered {status}, expected {wanted}: {body}")
 
 
 def error_type(body: dict) -> str:
