@@ -2,8 +2,8 @@
 """Measures the retention policy's first run over a large history, and what it costs the
 workers' heartbeats while it runs.
 
-Starts a local Elasticsearch node of its own (tests.nodes.LocalNode, removed afterwards),
-bulk-loads --jobs past jobs over --connectors connectors (scripts/benchmark.py's history: a
+Starts a local Elasticsearch node of its own (tests.support.nodes.LocalNode, removed afterwards),
+bulk-loads --jobs past jobs over --connectors connectors (scripts/bench/fixture.py's history: a
 year of jobs, 90 % finished), then:
 
 1. baseline: the service under granian (as scripts/serve runs it) without a policy; --threads
@@ -21,7 +21,6 @@ during and after the run. Traffic goes to 127.0.0.1 only.
 """
 
 import argparse
-import importlib.util
 import re
 import sys
 import tempfile
@@ -35,12 +34,12 @@ sys.path.insert(0, str(REPO_ROOT))
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from app.storage import SYNC_JOBS_INDEX  # noqa: E402
-from tests.support.nodes import local_node  # noqa: E402
 
 # The general benchmark's node, service, client and history, used as they are.
-_spec = importlib.util.spec_from_file_location("benchmark", REPO_ROOT / "scripts" / "benchmark.py")
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from scripts.bench.fixture import Fixture, create_connectors, job_snapshots  # noqa: E402
+from scripts.bench.harness import TERMINAL, ServiceClient, ServiceProcess  # noqa: E402
+from scripts.bench.measures import machine_facts, percentile  # noqa: E402
+from tests.support.nodes import local_node  # noqa: E402
 
 RUN_LINE = re.compile(r"retention policy run (\w+): (\d+) finished sync jobs deleted, (\d+) "
                       r"skipped \(changed since found\) in ([\d.]+) s")
@@ -90,7 +89,7 @@ def run_line(log_path: Path) -> tuple[str, int, int, float] | None:
 
 
 def ms(values: list[float], fraction: float) -> str:
-    return f"{bench.percentile(values, fraction) * 1000:.2f} ms" if values else "n/a"
+    return f"{percentile(values, fraction) * 1000:.2f} ms" if values else "n/a"
 
 
 def measure(args, es_url: str) -> str:
@@ -98,13 +97,13 @@ def measure(args, es_url: str) -> str:
     log_dir = Path(tempfile.mkdtemp(prefix="retention-benchmark-"))
     (log_dir / "plain").mkdir()
     (log_dir / "policy").mkdir()
-    plain = bench.ServiceProcess(es_url, workers=args.workers, threads=32, access_log=False,
-                                 extra_env={}, log_dir=log_dir / "plain")
-    http = bench.ServiceClient(plain.url)
+    plain = ServiceProcess(es_url, workers=args.workers, threads=32, access_log=False,
+                           extra_env={}, log_dir=log_dir / "plain")
+    http = ServiceClient(plain.url)
     try:
         plain.wait_until_healthy(http)
-        ids = bench.create_connectors(http, admin, args.connectors)
-        fixture = bench.Fixture(admin, ids, bench.job_snapshots(http, admin, ids))
+        ids = create_connectors(http, admin, args.connectors)
+        fixture = Fixture(admin, ids, job_snapshots(http, admin, ids))
         loaded, load_seconds = fixture.fill_to(args.jobs)
         progress(f"loaded {loaded} jobs in {load_seconds:.0f} s")
         running = fixture.jobs_in("in_progress", args.threads * 4)
@@ -121,9 +120,9 @@ def measure(args, es_url: str) -> str:
     env = {"RETENTION_KEEP_LAST": str(args.keep_last), "RETENTION_INTERVAL_SECONDS": "10",
            "RETENTION_BATCH_SIZE": str(args.batch_size),
            "RETENTION_BATCH_PAUSE_SECONDS": str(args.pause)}
-    policy = bench.ServiceProcess(es_url, workers=args.workers, threads=32, access_log=False,
-                                  extra_env=env, log_dir=log_dir / "policy")
-    http = bench.ServiceClient(policy.url)
+    policy = ServiceProcess(es_url, workers=args.workers, threads=32, access_log=False,
+                            extra_env=env, log_dir=log_dir / "policy")
+    http = ServiceClient(policy.url)
     try:
         policy.wait_until_healthy(http)
         limit = time.monotonic() + args.max_seconds
@@ -145,15 +144,15 @@ def measure(args, es_url: str) -> str:
     after = statuses(admin)
     unfinished = {status: (before.get(status, 0), after.get(status, 0))
                   for status in ("pending", "in_progress", "suspended", "canceling")}
-    facts = bench.machine_facts(admin)
+    facts = machine_facts(admin)
     rows = [
         ("jobs loaded, connectors", f"{args.jobs:,}, {args.connectors:,}"),
-        ("finished jobs before the run", f"{sum(before.get(s, 0) for s in bench.TERMINAL):,}"),
+        ("finished jobs before the run", f"{sum(before.get(s, 0) for s in TERMINAL):,}"),
         ("dry run count (capped at 10,000)", f"{dry['count']:,}"),
         ("policy", f"keep_last={args.keep_last}, batch {args.batch_size}, pause {args.pause} s"),
         ("first run", f"{outcome}: {deleted:,} deleted, {skipped} skipped in {seconds:.1f} s "
                       f"({deleted / seconds:,.0f} jobs/s)" if seconds else outcome),
-        ("finished jobs after", f"{sum(after.get(s, 0) for s in bench.TERMINAL):,} "
+        ("finished jobs after", f"{sum(after.get(s, 0) for s in TERMINAL):,} "
                                 f"({args.connectors:,} connectors × {args.keep_last})"),
         ("unfinished jobs before → after", ", ".join(f"{k} {b}→{a}"
                                                       for k, (b, a) in unfinished.items())),
