@@ -11,9 +11,10 @@ import hmac
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from cachetools import TTLCache
 
 from app.auth.privileges import ASKED_PRIVILEGES, Requirement, denial_reason
 from app.exceptions import RestError
@@ -66,18 +67,18 @@ class Caller:
 
 
 class RememberedCallers:
-    """Callers the cluster authenticated recently: at most `maxsize`, each for `ttl` seconds.
+    """Callers the cluster authenticated recently: at most `maxsize`, each for `ttl` seconds,
+    the least recently asked for dropped first; nothing when either is 0.
 
     Keys are HMAC-SHA256 digests of the identity headers under a key made at start-up, so
-    neither a credential nor an offline-guessable hash of one is ever held.
+    neither a credential nor an offline-guessable hash of one is ever held. Request threads
+    share it, and cachetools' caches are not thread-safe: every access holds the lock.
     """
 
     def __init__(self, ttl: float, maxsize: int, clock: Callable[[], float] = time.monotonic):
-        self.ttl = ttl
-        self.maxsize = maxsize
-        self.clock = clock
         self._secret = os.urandom(32)
-        self._callers: OrderedDict[bytes, tuple[float, Caller]] = OrderedDict()
+        self._callers: TTLCache[bytes, Caller] | None = (
+            TTLCache(maxsize=maxsize, ttl=ttl, timer=clock) if ttl > 0 and maxsize > 0 else None)
         self._lock = threading.Lock()
 
     def key(self, identity: Mapping[str, str]) -> bytes:
@@ -86,27 +87,23 @@ class RememberedCallers:
                         hashlib.sha256).digest()
 
     def get(self, key: bytes) -> Caller | None:
+        if self._callers is None:
+            return None
         with self._lock:
-            found = self._callers.get(key)
-            if found is None:
-                return None
-            if found[0] <= self.clock():
-                del self._callers[key]
-                return None
-            self._callers.move_to_end(key)
-            return found[1]
+            return self._callers.get(key)
 
     def remember(self, key: bytes, caller: Caller) -> None:
-        if self.ttl <= 0 or self.maxsize <= 0:
+        if self._callers is None:
             return
         with self._lock:
-            self._callers[key] = (self.clock() + self.ttl, caller)
-            self._callers.move_to_end(key)
-            while len(self._callers) > self.maxsize:
-                self._callers.popitem(last=False)
+            self._callers[key] = caller
 
     def __len__(self) -> int:
-        return len(self._callers)
+        if self._callers is None:
+            return 0
+        with self._lock:
+            self._callers.expire()
+            return len(self._callers)
 
 
 def identity_of(headers: Mapping[str, str]) -> dict[str, str]:

@@ -4,10 +4,10 @@ import base64
 import logging
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from elasticsearch import Elasticsearch
 
 from app.exceptions import RestError
@@ -64,26 +64,20 @@ class RecentVersions:
     """Documents as this process last read or wrote them, with their version tokens, so that a
     guarded update can try them first and skip a read. Only an optimisation: a write against
     remembered tokens is still guarded, and fails if anyone changed the document since.
-    Bounded: the least recently used entries are dropped past `maxsize`."""
+    Bounded: the least recently used entries are dropped past `maxsize`. Request threads share
+    it, and cachetools' caches are not thread-safe: every access holds the lock."""
 
     def __init__(self, maxsize: int = 4096):
-        self.maxsize = maxsize
-        self._docs: OrderedDict[tuple[str, str], StoredDoc] = OrderedDict()
+        self._docs: LRUCache[tuple[str, str], StoredDoc] = LRUCache(maxsize=maxsize)
         self._lock = threading.Lock()
 
     def get(self, index: str, doc_id: str) -> StoredDoc | None:
         with self._lock:
-            doc = self._docs.get((index, doc_id))
-            if doc is not None:
-                self._docs.move_to_end((index, doc_id))
-            return doc
+            return self._docs.get((index, doc_id))
 
     def remember(self, index: str, doc: StoredDoc) -> None:
         with self._lock:
             self._docs[(index, doc.id)] = doc
-            self._docs.move_to_end((index, doc.id))
-            while len(self._docs) > self.maxsize:
-                self._docs.popitem(last=False)
 
     def forget(self, index: str, doc_id: str) -> None:
         with self._lock:
