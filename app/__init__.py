@@ -40,7 +40,7 @@ def register_observability(app: Flask, settings: Config) -> None:
     from app.about import service_version
     from app.observability import logs, metrics, requests
     from app.observability.shared_dir import shared_directory
-    from app.shared_cache import SharedCache
+    from app.services.shared_cache import SharedCache
 
     logs.configure(settings, service_version())
     requests.register(app)
@@ -51,7 +51,7 @@ def register_observability(app: Flask, settings: Config) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from app.errors import register_error_handlers as register
+    from app.error_handlers import register_error_handlers as register
 
     register(app)
 

@@ -14,7 +14,7 @@ from flask import Response, current_app, g, request
 from app.auth import cluster
 from app.auth.modes import STATIC_MODES
 from app.auth.privileges import requirement_for
-from app.errors import error_response
+from app.error_handlers import error_response
 from app.exceptions import RestError, StorageUnavailable
 from app.storage import CallerNotAuthenticated
 from app.urls import (

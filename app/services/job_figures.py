@@ -7,8 +7,8 @@ from prometheus_client.metrics_core import Metric
 
 from app.domain.job_states import JobStatus
 from app.observability.metrics import NAMESPACE
+from app.services.shared_cache import Entry, SharedCache
 from app.services.stale_jobs import stale_search
-from app.shared_cache import Entry, SharedCache
 from app.storage import SYNC_JOBS_INDEX, Storage
 
 MAX_STATUSES = 20

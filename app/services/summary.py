@@ -17,7 +17,7 @@ from elasticsearch.dsl import Q, Search
 
 from app.domain import clock
 from app.domain.job_states import JobStatus
-from app.shared_cache import SharedCache
+from app.services.shared_cache import SharedCache
 from app.storage import SYNC_JOBS_INDEX, Storage
 
 # The most connectors one summary lists, most recently active first; `connector_count` still

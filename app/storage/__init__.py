@@ -15,14 +15,14 @@ from typing import Any
 
 import urllib3
 
-from app.storage.cluster import Cluster
-from app.storage.documents import RecentVersions, Storage, StoredDoc
-from app.storage.errors import (
+from app.storage.client_errors import (
     DocumentMissing,
     IndexLayoutConflict,
     OutcomeUnknown,
     VersionConflict,
 )
+from app.storage.cluster import Cluster
+from app.storage.documents import RecentVersions, Storage, StoredDoc
 from app.storage.forwarding import Forwarder, service_authorization
 from app.storage.instrumented import InstrumentedElasticsearch, InstrumentedForwarder
 from app.storage.layout import IndexLayout

@@ -10,7 +10,7 @@ from elastic_transport import BaseNode, HttpHeaders, NodePool, TransportError
 from elasticsearch import Elasticsearch
 
 from app.exceptions import RestError, StorageUnavailable
-from app.storage.errors import translated_errors
+from app.storage.client_errors import translated_errors
 
 CLUSTER_INFO_SECONDS = 300
 # A node slower than this to say its own name counts as not answering.

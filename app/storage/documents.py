@@ -11,14 +11,14 @@ from cachetools import LRUCache
 from elasticsearch import Elasticsearch
 
 from app.exceptions import RestError
-from app.storage.cluster import Cluster
-from app.storage.errors import (
+from app.storage.client_errors import (
     DocumentMissing,
     IndexMissing,
     OutcomeUnknown,
     VersionConflict,
     translated_errors,
 )
+from app.storage.cluster import Cluster
 from app.storage.forwarding import Forwarder
 from app.storage.layout import IndexLayout
 from app.storage.leases import Leases

@@ -12,7 +12,7 @@ from elasticsearch import Elasticsearch
 
 from app.about import SERVICE_NAME
 from app.exceptions import StorageUnavailable
-from app.storage.errors import IndexLayoutConflict, error_type, translated_errors
+from app.storage.client_errors import IndexLayoutConflict, error_type, translated_errors
 from app.storage.names import CONCRETE_INDICES
 
 log = logging.getLogger(__name__)

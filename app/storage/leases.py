@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import elasticsearch
 from elasticsearch import Elasticsearch
 
-from app.storage.errors import (
+from app.storage.client_errors import (
     DocumentMissing,
     IndexMissing,
     VersionConflict,

@@ -11,7 +11,7 @@ import elasticsearch
 from elasticsearch import Elasticsearch
 
 from app.exceptions import RestError, StorageUnavailable
-from app.storage.errors import error_reason, error_type
+from app.storage.client_errors import error_reason, error_type
 
 # Headers of the caller's request that speak for the caller's identity.
 IDENTITY_HEADERS = ("Authorization", "es-security-runas-user")
