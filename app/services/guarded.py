@@ -55,49 +55,58 @@ def guarded_update(store: Storage, index: str, doc_id: str,
         if landed:
             if refresh:
                 store.refresh(index)
-            return landed[0], StoredDoc(doc_id, landed[1], doc.seq_no, doc.primary_term,
-                                        "updated")
-
-        def judge(source: dict) -> tuple[dict, dict]:
-            partial = change(source)
-            after = merged(source, partial)
-            if adds_objects(partial):
-                require_room(store, index, doc_id, source, after)
-            return partial, after
-
-        try:
-            partial, after = judge(doc.source)
-        except Exception:  # a refusal: InvalidStatusTransition, a size bound, or a caller's own
-            if not from_memory:
-                raise
-            # Judged on what this process remembered: refuse only what is stored now.
-            doc = store.get(index, doc_id)
-            if doc is None:
-                raise not_found() from None
-            partial, after = judge(doc.source)
+            judged, partial = landed
+            return judged, StoredDoc(doc_id, partial, doc.seq_no, doc.primary_term, "updated")
+        doc, partial, after = judge_latest(store, index, doc, change, not_found, from_memory)
         try:
             written = store.update(index, doc_id, partial, seq_no=doc.seq_no,
                                    primary_term=doc.primary_term, refresh=refresh)
-        except VersionConflict:
-            metrics.GUARDED_CONFLICTS.labels(index).inc()
-            store.recent.forget(index, doc_id)
-            attempted.append((doc, partial))
-            continue
-        except OutcomeUnknown:
-            store.recent.forget(index, doc_id)
-            answers_lost += 1
-            if answers_lost > 1:
-                raise
-            attempted.append((doc, partial))
-            continue
         except DocumentMissing:
             store.recent.forget(index, doc_id)
             raise not_found() from None
+        except (VersionConflict, OutcomeUnknown) as lost:
+            store.recent.forget(index, doc_id)
+            if isinstance(lost, VersionConflict):
+                metrics.GUARDED_CONFLICTS.labels(index).inc()
+            else:
+                answers_lost += 1
+                if answers_lost > 1:
+                    raise
+            attempted.append((doc, partial))
+            continue
         store.recent.remember(index, StoredDoc(doc_id, after, written.seq_no, written.primary_term))
         return doc, written
     metrics.GUARDED_EXHAUSTED.labels(index).inc()
     raise TooManyConflicts(
         f"[{doc_id}] changed concurrently {store.conflict_retries} times in a row; retry the request")
+
+
+def judge_latest(store: Storage, index: str, doc: StoredDoc, change: Callable[[dict], dict],
+                 not_found: Callable[[], Exception],
+                 from_memory: bool) -> tuple[StoredDoc, dict, dict]:
+    """`change` judged on `doc`: the document judged, the partial and the source it makes.
+
+    A refusal (InvalidStatusTransition, a size bound, or a caller's own) of a document this
+    process only remembered is judged again on what is stored now, and answered only then."""
+    try:
+        return doc, *judge(store, index, doc, change)
+    except Exception:
+        if not from_memory:
+            raise
+    stored = store.get(index, doc.id)
+    if stored is None:
+        raise not_found() from None
+    return stored, *judge(store, index, stored, change)
+
+
+def judge(store: Storage, index: str, doc: StoredDoc,
+          change: Callable[[dict], dict]) -> tuple[dict, dict]:
+    """The partial `change` makes of `doc` and the source after it, within the size bound."""
+    partial = change(doc.source)
+    after = merged(doc.source, partial)
+    if adds_objects(partial):
+        require_room(store, index, doc.id, doc.source, after)
+    return partial, after
 
 
 def holds(current: StoredDoc, judged: StoredDoc, partial: dict) -> bool:
