@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from app.config import Config
 from app.exceptions import RestError, TooManyRequests
 from app.front.bodies import BodyClock, BodyReader, BodyTimeout, ClientGone, StreamedBody, content_length
-from app.front.wsgi import Disconnect, Exchange, answer, build_environ, header, watch_disconnect
+from app.front.wsgi import DisconnectWatch, Exchange, answer, build_environ, header
 from app.observability import context, requests
 from app.urls import PROBE_PATHS, WATCH_DISCONNECT, routing_path
 
@@ -166,31 +166,14 @@ class Front:
     async def run_app(self, environ, receive, send, streamed, observed):
         """Runs the app on a pooled thread (probes on their own pool) in a context of the
         request's own, and sends what it returns. The view may ask, through
-        environ[WATCH_DISCONNECT], to learn when its caller leaves: the watch is started on the
-        loop only then (after the body, which notices a leaving caller itself), and cancelled
-        at the end. An app failure before the answer started is a 500 in Elasticsearch's
-        envelope; after, the answer is cut off and logged as such."""
+        environ[WATCH_DISCONNECT], to learn when its caller leaves (DisconnectWatch); the watch
+        ends with the request. An app failure before the answer started is a 500 in
+        Elasticsearch's envelope; after, the answer is cut off and logged as such."""
         loop = asyncio.get_running_loop()
-        disconnect = Disconnect()
-        watchers = []
-
-        def start_watching() -> None:
-            if not watchers:
-                watchers.append(loop.create_task(watch_disconnect(receive, disconnect)))
-
-        def watch() -> Disconnect:
-            """Asked for by a request that may wait long (a forward): `Disconnect` fires when the
-            caller leaves. Other requests skip the cost of watching. Only after the body: until
-            then, reading it notices a caller who left."""
-            if streamed is not None and streamed.more:
-                streamed.on_complete = lambda: loop.call_soon_threadsafe(start_watching)
-            else:
-                loop.call_soon_threadsafe(start_watching)
-            return disconnect
-
+        watch = DisconnectWatch(loop, receive, streamed)
         environ[WATCH_DISCONNECT] = watch
         pool = self.probe_threads if environ["PATH_INFO"] in PROBE_PATHS else self.threads
-        exchange = Exchange(self.app, environ, loop, send, disconnect)
+        exchange = Exchange(self.app, environ, loop, send, watch.disconnect)
         # A context of its own on the pooled thread: the request's ids reach every call to
         # Elasticsearch it makes, and nothing of it is left for the thread's next request.
         request_context = contextvars.Context()
@@ -214,7 +197,6 @@ class Front:
                 observed.status, observed.error = error.status, (error.error_type, error.reason)
                 await answer(send, error, close=True, headers=requests.echo_headers(observed))
         finally:
-            for watcher in watchers:
-                watcher.cancel()
+            watch.stop()
             if streamed is not None:
                 streamed.done()

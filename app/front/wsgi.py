@@ -56,10 +56,40 @@ class Disconnect:
                 log.exception("disconnect callback failed")
 
 
-async def watch_disconnect(receive, disconnect: Disconnect) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    disconnect.set()
+class DisconnectWatch:
+    """What a request that may wait long (a forward) asks for through environ[WATCH_DISCONNECT]:
+    calling it, on the app's thread, returns the request's `Disconnect`, and has the event loop
+    start reading `receive` for the caller's leaving. Only requests that ask pay for a watch,
+    and only once their body is complete (until then, reading it notices a caller who left).
+    `stop()`, on the loop when the request is over, cancels the watch or keeps it from starting.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, receive, streamed):
+        self.loop, self.receive, self.streamed = loop, receive, streamed
+        self.disconnect = Disconnect()
+        self.task: asyncio.Task | None = None
+        self.stopped = False
+
+    def __call__(self) -> Disconnect:
+        if self.streamed is not None and self.streamed.more:
+            self.streamed.on_complete = lambda: self.loop.call_soon_threadsafe(self.start)
+        else:
+            self.loop.call_soon_threadsafe(self.start)
+        return self.disconnect
+
+    def start(self) -> None:
+        if self.task is None and not self.stopped:
+            self.task = self.loop.create_task(self.watch())
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.task is not None:
+            self.task.cancel()
+
+    async def watch(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self.disconnect.set()
 
 
 class Exchange:
