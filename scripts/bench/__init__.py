@@ -11,6 +11,11 @@ run:
 - where the time goes: the ES requests and refreshes each call causes (the node's route
   statistics) and the CPU it takes in the service, in Elasticsearch and in the client;
 - throughput: 32 threads checking in 32 jobs, service and direct windows alternating;
+- cost: the CPU per call of the service and of Elasticsearch, for check_in, claim, stats, create
+  and list by 16 threads, service windows alternating with direct ones that make the same real
+  change, against the node's CPU for that change alone; check_in again with the direct side at
+  the service's rate; with --profile, py-spy on the worker turned into microseconds per call for
+  each step of a request;
 - scale: check_in and filtered-list p50 at each --jobs size (jobs bulk-loaded directly);
 - forwarding: GET /<index>/_doc/<id> through the service vs direct, when app/api/forwarding.py
   exists;
@@ -36,6 +41,7 @@ by time, and --max-seconds bounds the whole run.
     .venv/bin/python scripts/benchmark.py            # 10k and 1M jobs
     .venv/bin/python scripts/benchmark.py --es-url http://127.0.0.1:9206   # a node you started
     .venv/bin/python scripts/benchmark.py --auth       # AUTH_MODE=elasticsearch's cost
+    .venv/bin/python scripts/benchmark.py --phases cost --profile /tmp/check_in.prof
 
 The package, one module per phase over a shared harness:
 
@@ -45,6 +51,7 @@ The package, one module per phase over a shared harness:
     measures.py     percentiles, timings, CPU, memory, the node's counters, the machine's facts
     accounting.py   where the time goes          latency.py      p50/p99 per operation
     throughput.py   check_in by many threads     forwarding.py   a forwarded GET
+    cost.py         CPU per call vs the node's   budget.py       --profile's steps per call
     replicas.py     replicas and nodes           scale.py        p50 per stored-job count
     summary.py      the dashboard's summary      compare.py      --variant
     auth_cost.py    --auth                       report.py       the Markdown report

@@ -18,6 +18,7 @@ from scripts.bench import __doc__ as CONTENTS
 from scripts.bench.accounting import ACCOUNTING_CALLS, where_time_goes
 from scripts.bench.auth_cost import auth_cost
 from scripts.bench.compare import compare
+from scripts.bench.cost import cost
 from scripts.bench.fixture import (
     Fixture,
     create_connectors,
@@ -44,7 +45,8 @@ from scripts.bench.summary import summary_at_scale
 from scripts.bench.throughput import throughput
 from tests.support.nodes import local_node
 
-PHASES = ("accounting", "latency", "throughput", "forwarding", "replicas", "scale", "summary")
+PHASES = ("accounting", "latency", "throughput", "cost", "forwarding", "replicas", "scale",
+          "summary")
 
 
 def parse_args(argv=None):
@@ -64,7 +66,18 @@ def parse_args(argv=None):
     parser.add_argument("--connectors", type=int, default=100)
     parser.add_argument("--workers", type=int, default=32, help="threads in the throughput phase")
     parser.add_argument("--window", type=float, help="seconds per throughput window")
-    parser.add_argument("--rounds", type=int, help="throughput windows per side")
+    parser.add_argument("--rounds", type=int, help="throughput and cost windows per side")
+    parser.add_argument("--cost-threads", type=int, default=16,
+                        help="threads in the cost phase, each on a job of its own")
+    parser.add_argument("--cost-window", type=float,
+                        help="seconds per cost window (default 3; --quick: 1.5)")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="cost phase: record the worker with py-spy --gil during one more "
+                             "check_in window into FILE (py-spy's raw format) and report the "
+                             "microseconds per call of each step")
+    parser.add_argument("--py-spy", default=shutil.which("py-spy"),
+                        help="the py-spy program for --profile (default: py-spy on PATH; it "
+                             "must be allowed to read the worker's memory)")
     parser.add_argument("--summary-window", type=float,
                         help="seconds of dashboard load in the summary phase (default 60; "
                              "--quick: 15)")
@@ -102,6 +115,9 @@ def parse_args(argv=None):
     args.window = args.window or (3.0 if quick else 5.0)
     args.rounds = args.rounds or (2 if quick else 3)
     args.summary_window = args.summary_window or (15.0 if quick else 60.0)
+    args.cost_window = args.cost_window or (1.5 if quick else 3.0)
+    if args.profile and not args.py_spy:
+        parser.error("--profile needs py-spy: put it on PATH or name it with --py-spy")
     return args
 
 
@@ -149,6 +165,14 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
         progress(f"throughput with {args.workers} threads")
         results["load_throughput"] = load_average()
         results["throughput"] = throughput(sides, fixture, args.workers, args.window, args.rounds)
+    if "cost" in args.phases:
+        progress(f"CPU per call with {args.cost_threads} threads")
+        results["load_cost"] = load_average()
+        workers = children(service.process.pid)
+        profile = (args.py_spy, str(args.profile)) if args.profile else None
+        results["cost"] = cost(sides, fixture, [service.process.pid, *workers], workers[0],
+                               elasticsearch_pid(admin), threads=args.cost_threads,
+                               window=args.cost_window, rounds=args.rounds, profile=profile)
     if "forwarding" in args.phases:
         results["forwarding"] = forwarding(sides, admin, args.samples, warmup)
     if "replicas" in args.phases:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,25 @@ class BenchmarkError(RuntimeError):
 
 def progress(text: str) -> None:
     print(f"[benchmark {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def in_threads(work, arguments: list[tuple], timeout: float) -> float:
+    """`work(*args)` on a thread of its own for each args, all let go together: the seconds from
+    then until the last one ended (or `timeout` passed)."""
+    barrier = threading.Barrier(len(arguments) + 1)
+
+    def start(*args) -> None:
+        barrier.wait()
+        work(*args)
+
+    threads = [threading.Thread(target=start, args=args, daemon=True) for args in arguments]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    return time.perf_counter() - started
 
 
 def free_port() -> int:
@@ -210,10 +230,19 @@ class DirectClient:
     def check_in_remembered(self, job_id: str) -> None:
         """check_in as one guarded update on the version this process last wrote (whose status
         it knows): what a service that remembers its writes' tokens would send."""
+        self._remembered(job_id, {"last_seen": clock.now()})
+
+    def stats_remembered(self, job_id: str) -> None:
+        """stats as one guarded update on the version this process last wrote."""
+        self._remembered(job_id, {**STATS_BODY, "last_seen": clock.now()})
+
+    def _remembered(self, job_id: str, partial: dict) -> None:
         seq_no, primary_term = self.tokens[job_id]
-        resp = self.client.update(index=SYNC_JOBS_INDEX, id=job_id, doc={"last_seen": clock.now()},
+        resp = self.client.update(index=SYNC_JOBS_INDEX, id=job_id, doc=partial,
                                   if_seq_no=seq_no, if_primary_term=primary_term,
                                   require_alias=True)
+        if resp["result"] != "updated":
+            raise BenchmarkError(f"the update of {job_id} was a {resp['result']}")
         self.tokens[job_id] = (resp["_seq_no"], resp["_primary_term"])
 
     def list(self, connector_id: str) -> dict:

@@ -2,6 +2,7 @@
 
 from scripts.bench.accounting import report_accounting
 from scripts.bench.compare import report_compare
+from scripts.bench.cost import report_cost
 from scripts.bench.forwarding import report_forwarding
 from scripts.bench.harness import ServiceProcess
 from scripts.bench.latency import report_latency
@@ -49,6 +50,8 @@ def report(facts: dict, service: ServiceProcess | None, args, results: dict) -> 
         lines += report_accounting(results)
     if "throughput" in results:
         lines += report_throughput(results, args)
+    if "cost" in results:
+        lines += report_cost(results)
     if results.get("scale"):
         lines += report_scale(results)
     if "forwarding" in results:
