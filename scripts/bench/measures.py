@@ -69,12 +69,16 @@ def load_average() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
 
+def route_requests(node: dict) -> dict[str, int]:
+    """Requests per REST route from one node's http stats, the stats calls themselves left out."""
+    return {route: stats["requests"]["count"]
+            for route, stats in node["http"].get("routes", {}).items() if "stats" not in route}
+
+
 def node_counters(admin: Elasticsearch, concrete: str) -> dict[str, int]:
     """Requests per REST route (the node's own statistics) and refreshes of the jobs index."""
     http = next(iter(admin.nodes.stats(node_id="_local", metric="http")["nodes"].values()))
-    counters = {f"{route}": stats["requests"]["count"]
-                for route, stats in http["http"].get("routes", {}).items()
-                if "stats" not in route}
+    counters = route_requests(http)
     refresh = admin.indices.stats(index=concrete, metric="refresh")["_all"]["total"]["refresh"]
     counters["refresh:external"] = refresh["external_total"]
     return counters
@@ -86,8 +90,7 @@ def node_work(admin: Elasticsearch) -> dict[str, int]:
     update's own read of the document included), refreshes and search queries."""
     node = next(iter(admin.nodes.stats(node_id="_local", metric="http,indices")["nodes"]
                      .values()))
-    work = {route: stats["requests"]["count"]
-            for route, stats in node["http"].get("routes", {}).items() if "stats" not in route}
+    work = route_requests(node)
     indices = node["indices"]
     work.update({"indexed": indices["indexing"]["index_total"],
                  "noop": indices["indexing"]["noop_update_total"],
@@ -97,26 +100,28 @@ def node_work(admin: Elasticsearch) -> dict[str, int]:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """CPU time so far of every thread of these processes (Linux schedstat, nanoseconds)."""
-    total = 0
-    for pid in pids:
-        for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-            try:
-                total += int(stat.read_text().split()[0])
-            except (OSError, ValueError, IndexError):
-                pass  # the thread ended meanwhile
-    return total / 1e9
+    """CPU time so far of every thread of these processes (Linux schedstat)."""
+    return sum(seconds for pid in pids for _, seconds in thread_cpu(pid))
 
 
 def cpu_seconds_by_thread_name(pid: int) -> dict[str, float]:
     """CPU time so far of one process's threads, summed by thread name (Linux comm)."""
     found: dict[str, float] = {}
+    for name, seconds in thread_cpu(pid, named=True):
+        found[name] = found.get(name, 0.0) + seconds
+    return found
+
+
+def thread_cpu(pid: int, named: bool = False) -> list[tuple[str, float]]:
+    """(name, CPU seconds so far) of each thread of a process, from /proc/<pid>/task/*/schedstat
+    (nanoseconds); the name only when `named`. A thread that ended meanwhile is left out."""
+    found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            name = (task / "comm").read_text().strip()
-            found[name] = found.get(name, 0.0) + int((task / "schedstat").read_text().split()[0]) / 1e9
+            name = (task / "comm").read_text().strip() if named else ""
+            found.append((name, int((task / "schedstat").read_text().split()[0]) / 1e9))
         except (OSError, ValueError, IndexError):
-            pass  # the thread ended meanwhile
+            pass
     return found
 
 
