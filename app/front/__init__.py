@@ -19,13 +19,14 @@ import contextvars
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 from werkzeug.exceptions import HTTPException
 
 from app.config import Config
 from app.exceptions import RestError, TooManyRequests
 from app.front.bodies import BodyClock, BodyReader, BodyTimeout, ClientGone, StreamedBody, content_length
+from app.front.threads import AppThreads
 from app.front.wsgi import DisconnectWatch, Exchange, answer, build_environ, header
 from app.observability import context, requests
 from app.urls import PROBE_PATHS, WATCH_DISCONNECT, routing_path
@@ -52,8 +53,8 @@ class Front:
         self.min_rate = settings.BODY_MIN_RATE
         self.buffer_bytes = settings.BODY_BUFFER_BYTES
         self.bodies_per_client = settings.BODIES_PER_CLIENT
-        self.threads = ThreadPoolExecutor(settings.WEB_THREADS, thread_name_prefix="app")
-        self.probe_threads = ThreadPoolExecutor(PROBE_THREADS, thread_name_prefix="probe")
+        self.threads = AppThreads(settings.WEB_THREADS, "app")
+        self.probe_threads = AppThreads(PROBE_THREADS, "probe")
         # Bodies still arriving, by client address; only the event loop's thread touches it.
         self.arriving: Counter[str] = Counter()
 
@@ -73,8 +74,8 @@ class Front:
             elif message["type"] == "lifespan.shutdown":
                 for task in self.tasks:
                     task.stop()
-                self.threads.shutdown(wait=False)
-                self.probe_threads.shutdown(wait=False)
+                self.threads.shutdown()
+                self.probe_threads.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -179,7 +180,7 @@ class Front:
         request_context = contextvars.Context()
         request_context.run(context.use, observed)
         try:
-            whole = await loop.run_in_executor(pool, request_context.run, exchange.run)
+            whole = await pool.run(loop, partial(request_context.run, exchange.run))
             if whole is not None:
                 status, headers, body = whole
                 await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -22,19 +22,19 @@ class Disconnect:
     """Fires once when the caller leaves; callbacks run on the event loop's thread."""
 
     def __init__(self):
-        self._set = threading.Event()
+        self._fired = False  # a flag, not a threading.Event: nobody waits on it
         self._callbacks = []
         self._lock = threading.Lock()
         self._retired = False
 
     def is_set(self) -> bool:
-        return self._set.is_set()
+        return self._fired
 
     def on(self, callback) -> None:
         with self._lock:
             if self._retired:
                 return
-            if not self._set.is_set():
+            if not self._fired:
                 self._callbacks.append(callback)
                 return
         callback()
@@ -47,7 +47,7 @@ class Disconnect:
 
     def set(self) -> None:
         with self._lock:
-            self._set.set()
+            self._fired = True
             callbacks, self._callbacks = self._callbacks, []
         for callback in callbacks:
             try:

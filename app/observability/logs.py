@@ -75,6 +75,15 @@ class Redactor:
         return text
 
 
+def emit(logger: logging.Logger, level: int, message: str, fields: dict) -> None:
+    """`logger.log(level, message, extra=fields)` without the search of the stack for the
+    calling line (a line that names no source, such as the access line): the search alone cost
+    more than building the record."""
+    if logger.isEnabledFor(level):
+        logger.handle(logger.makeRecord(logger.name, level, __name__, 0, message, (), None,
+                                        extra=fields))
+
+
 class RequestIds(logging.Filter):
     """Adds the current request's ids to every line logged while it is answered."""
 

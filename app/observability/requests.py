@@ -97,9 +97,9 @@ def log_request(observed: context.RequestContext, seconds: float) -> None:
                f"es_calls={observed.es_calls}")
     if error:
         message += f" {error[0]}"
-    access_log.info(message, extra={logs.ECS_DOCUMENT: document,
-                                    "trace.id": observed.trace_id,
-                                    "http.request.id": observed.request_id})
+    logs.emit(access_log, logging.INFO, message, {logs.ECS_DOCUMENT: document,
+                                                 "trace.id": observed.trace_id,
+                                                 "http.request.id": observed.request_id})
 
 
 # The app's hooks

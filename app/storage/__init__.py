@@ -4,6 +4,7 @@
 - `layout`: the index templates and the indices behind the aliases;
 - `cluster`: the root endpoint's information and whether the cluster answers;
 - `nodes`: several nodes behind the client, and which failures move on to the next one;
+- `wire`: the client's requests written and their answers read over urllib3's connections;
 - `forwarding`: requests the service does not answer, sent on unchanged;
 - `security`: the cluster's security API, asked with a caller's own credentials;
 - `leases`: one document per periodic task, held by one process at a time;

@@ -5,7 +5,8 @@ spreads the calls over them round-robin and leaves a node that failed aside for 
 grows with each failure (1 s, 2 s, ... up to 30 s), then tries it again. What is retried on the
 next node is decided here, by whether the request can have had an effect:
 
-- **never sent** (connection refused, connect timeout, unknown host, TLS handshake): any
+- **never sent** (connection refused, connect timeout, unknown host, TLS handshake, a request
+  not written whole): any
   request, read or write, goes to the next node; nothing reached Elasticsearch;
 - **a read whose answer was lost** (the connection closed after the request went out): the next
   node; reading twice changes nothing;
@@ -27,7 +28,9 @@ next node is decided here, by whether the request can have had an effect:
 import logging
 
 import urllib3
-from elastic_transport import ConnectionError, ConnectionTimeout, Urllib3HttpNode
+from elastic_transport import ConnectionError, ConnectionTimeout
+
+from app.storage.wire import NotSent, WireNode
 
 # Endpoints that only read, though sent with POST (a search body).
 READ_ENDPOINTS = frozenset({"_search", "_msearch", "_count", "_mget", "_field_caps", "_refresh"})
@@ -50,11 +53,13 @@ def is_read(method: str, target: str) -> bool:
 
 
 def never_sent(err: Exception) -> bool:
-    """Whether a failed request never reached the node: no connection was ever made.
+    """Whether a failed request never reached the node: no connection was made, or the request
+    was not written whole (app.storage.wire says so with NotSent).
 
     (urllib3's NewConnectionError, refused or unresolvable, is a ConnectTimeoutError too.)"""
     causes = getattr(err, "errors", ()) or (err,)
-    return any(isinstance(cause, urllib3.exceptions.ConnectTimeoutError) for cause in causes)
+    return any(isinstance(cause, (NotSent, urllib3.exceptions.ConnectTimeoutError))
+               for cause in causes)
 
 
 class AnswerLost(ConnectionTimeout):
@@ -64,8 +69,9 @@ class AnswerLost(ConnectionTimeout):
     resend (retry_on_timeout stays off)."""
 
 
-class FailoverNode(Urllib3HttpNode):
-    """A node whose failures say whether the next node may be tried (module docstring)."""
+class FailoverNode(WireNode):
+    """A node whose failures say whether the next node may be tried (module docstring), over
+    the service's own HTTP/1.1 on urllib3's connections (app.storage.wire)."""
 
     def perform_request(self, method, target, *args, **kwargs):
         try:

@@ -43,9 +43,10 @@ STEPS = (
     ("the auth decision (app/auth)", _has("app/auth/")),
     ("body reading and marshmallow loading", _has("marshmallow/", "app/schemas/",
                                                    "app/api/bodies.py", "json_body (")),
-    ("the ES client's transport (elasticsearch-py, elastic-transport, urllib3, http.client)",
+    ("the ES client's transport (elasticsearch-py, elastic-transport, app/storage/wire, urllib3)",
      _has("elasticsearch/", "elastic_transport/", "app/storage/instrumented.py",
-          "app/storage/nodes.py", "urllib3/", "http/client.py", "email/")),
+          "app/storage/nodes.py", "app/storage/wire.py", "urllib3/", "http/client.py",
+          "email/")),
     ("the answer's serialization (jsonify, response shaping)",
      _has("flask/json/", "jsonify (", "app/api/responses.py")),
     ("WSGI environ building (app/front/wsgi.py build_environ)", _has("build_environ (")),
@@ -62,7 +63,8 @@ STEPS = (
 def samples(path: str) -> collections.Counter:
     """Samples per stack, each stack a tuple of frames, outermost first."""
     stacks: collections.Counter = collections.Counter()
-    for line in Path(path).read_text().splitlines():
+    # Lines end with "\n" only: a frame's name may hold what str.splitlines() also splits at.
+    for line in Path(path).read_text().split("\n"):
         if line.strip():
             stack, count = line.rsplit(" ", 1)
             stacks[tuple(stack.split(";"))] += int(count)
