@@ -16,6 +16,9 @@ run:
   change, against the node's CPU for that change alone; check_in again with the direct side at
   the service's rate; with --profile, py-spy on the worker turned into microseconds per call for
   each step of a request;
+- floor: the CPU per call of granian alone (the least ASGI app, answering on its event loop and
+  after one round trip to a thread) against the service's live probe and its check_in, one call
+  at a time, back to back and 1.5 ms apart;
 - scale: check_in and filtered-list p50 at each --jobs size (jobs bulk-loaded directly);
 - forwarding: GET /<index>/_doc/<id> through the service vs direct, when app/api/forwarding.py
   exists;
@@ -55,4 +58,5 @@ The package, one module per phase over a shared harness:
     replicas.py     replicas and nodes           scale.py        p50 per stored-job count
     summary.py      the dashboard's summary      compare.py      --variant
     auth_cost.py    --auth                       report.py       the Markdown report
+    floor.py        granian alone vs the service floor_app.py   the least ASGI app
 """

@@ -27,6 +27,7 @@ from scripts.bench.fixture import (
     refuse_existing_connector_indices,
     require_loopback,
 )
+from scripts.bench.floor import floor
 from scripts.bench.forwarding import forwarding
 from scripts.bench.harness import (
     DirectClient,
@@ -45,8 +46,8 @@ from scripts.bench.summary import summary_at_scale
 from scripts.bench.throughput import throughput
 from tests.support.nodes import local_node
 
-PHASES = ("accounting", "latency", "throughput", "cost", "forwarding", "replicas", "scale",
-          "summary")
+PHASES = ("accounting", "latency", "throughput", "cost", "floor", "forwarding", "replicas",
+          "scale", "summary")
 
 
 def parse_args(argv=None):
@@ -173,6 +174,13 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
         results["cost"] = cost(sides, fixture, [service.process.pid, *workers], workers[0],
                                elasticsearch_pid(admin), threads=args.cost_threads,
                                window=args.cost_window, rounds=args.rounds, profile=profile)
+    if "floor" in args.phases:
+        progress("floor: granian alone and the service, one call at a time")
+        job_id = http.create(fixture.connector_ids[0])
+        http.claim(job_id)
+        results["load_floor"] = load_average()
+        results["floor"] = floor(service.url, children(service.process.pid), job_id,
+                                 calls=args.samples * 2, rounds=args.rounds)
     if "forwarding" in args.phases:
         results["forwarding"] = forwarding(sides, admin, args.samples, warmup)
     if "replicas" in args.phases:

@@ -3,6 +3,7 @@
 from scripts.bench.accounting import report_accounting
 from scripts.bench.compare import report_compare
 from scripts.bench.cost import report_cost
+from scripts.bench.floor import report_floor
 from scripts.bench.forwarding import report_forwarding
 from scripts.bench.harness import ServiceProcess
 from scripts.bench.latency import report_latency
@@ -52,6 +53,8 @@ def report(facts: dict, service: ServiceProcess | None, args, results: dict) -> 
         lines += report_throughput(results, args)
     if "cost" in results:
         lines += report_cost(results)
+    if "floor" in results:
+        lines += report_floor(results)
     if results.get("scale"):
         lines += report_scale(results)
     if "forwarding" in results:
