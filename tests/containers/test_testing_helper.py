@@ -135,12 +135,16 @@ def test_no_engine_is_said_in_one_line_and_leaves_no_socket_open(tmp_path, lefto
     assert said.stderr == "", said.stderr
 
 
-def test_a_reaper_image_the_engine_cannot_pull_is_said_with_the_way_out(docker_engine):
+def test_a_reaper_image_the_engine_cannot_pull_is_said_with_the_way_out(service_image,
+                                                                        elasticsearch_image):
+    # The service's image is there (it is checked first); only the reaper's is missing.
     env = {**os.environ, "TESTCONTAINERS_RYUK_DISABLED": "false",
            "RYUK_CONTAINER_IMAGE": f"connector-sync-jobs-test/no-such-reaper:{uuid.uuid4().hex[:8]}"}
     said = subprocess.run([sys.executable, "-c", (
         "from app.testing import ConnectorSyncJobsContainer, ContainerStartError\n"
-        "try:\n    ConnectorSyncJobsContainer().start()\n"
+        "try:\n"
+        f"    ConnectorSyncJobsContainer({service_image!r}, "
+        f"elasticsearch_image={elasticsearch_image!r}).start()\n"
         "except ContainerStartError as err:\n    print(err)\n")],
         env=env, capture_output=True, text=True, timeout=120)
     assert "no-such-reaper" in said.stdout and "TESTCONTAINERS_RYUK_DISABLED=true" in said.stdout, said
