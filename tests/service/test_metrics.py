@@ -97,7 +97,13 @@ def test_a_replaced_worker_keeps_the_totals_and_drops_its_live_gauges(elasticsea
     with production_server(elasticsearch_url, workers=2) as url:
         for _ in range(20):
             http.request("GET", url + "/_connector/_sync_job", headers={"Connection": "close"})
-        before = scrape(http, url)
+        listed = {"method": "GET", "route": "/_connector/_sync_job", "status": "200"}
+        # A request is counted once its answer is sent: the last may be counted just after
+        # the caller read it.
+        deadline = time.monotonic() + 10
+        while total(before := scrape(http, url), HTTP_REQUESTS, **listed) < 20:
+            assert time.monotonic() < deadline, "the 20 requests were never all counted"
+            time.sleep(0.1)
         main, workers = granian_processes(url)
         assert len(workers) == 2
         shared = Path(tempfile.gettempdir()) / (
@@ -117,7 +123,6 @@ def test_a_replaced_worker_keeps_the_totals_and_drops_its_live_gauges(elasticsea
                 break
             assert time.monotonic() < deadline, f"no replacement worker: {replaced}"
             time.sleep(0.2)
-    listed = {"method": "GET", "route": "/_connector/_sync_job", "status": "200"}
     # Counters never go back: the dead worker's requests still count.
     assert total(after, HTTP_REQUESTS, **listed) >= total(before, HTTP_REQUESTS, **listed) >= 20
     # The dead worker's live gauges went with it (counted twice otherwise).
