@@ -16,7 +16,7 @@ import subprocess
 import time
 
 from scripts.bench.harness import LOOPBACK, REPO_ROOT, ServiceClient, free_port, progress
-from scripts.bench.measures import children, cpu_seconds
+from scripts.bench.measures import children, cpu_seconds, percentile
 
 PAUSES = (0.0, 0.0015)
 
@@ -42,7 +42,8 @@ class FloorServer:
                 if client.pool.request("GET", "/").status == 200:
                     return
             except Exception:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         raise RuntimeError("the floor server did not start")
 
     def stop(self) -> None:
@@ -106,11 +107,6 @@ def report_floor(results: dict) -> list[str]:
              f"{results['load_floor']})", "",
              "| server and call | back to back | 1.5 ms apart |", "|---|---:|---:|"]
     for row, by_pause in figures.items():
-        cells = " | ".join(f"{median(by_pause[pause]):.2f} ms" for pause in PAUSES)
+        cells = " | ".join(f"{percentile(by_pause[pause], 0.5):.2f} ms" for pause in PAUSES)
         lines.append(f"| {row} | {cells} |")
     return lines + [""]
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
