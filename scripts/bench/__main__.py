@@ -175,12 +175,12 @@ def run_phases(args, admin: Elasticsearch, service: ServiceProcess, results: dic
                                elasticsearch_pid(admin), threads=args.cost_threads,
                                window=args.cost_window, rounds=args.rounds, profile=profile)
     if "floor" in args.phases:
-        progress("floor: granian alone and the service, one call at a time")
-        job_id = http.create(fixture.connector_ids[0])
-        http.claim(job_id)
+        progress("floor: granian alone and the service, one call at a time and under load")
         results["load_floor"] = load_average()
-        results["floor"] = floor(service.url, children(service.process.pid), job_id,
-                                 calls=args.samples * 2, rounds=args.rounds)
+        results["floor"] = floor(args.es_url, service.url, children(service.process.pid),
+                                 elasticsearch_pid(admin), sides, fixture,
+                                 calls=args.samples * 2, rounds=args.rounds,
+                                 threads=args.cost_threads, window=args.cost_window)
     if "forwarding" in args.phases:
         results["forwarding"] = forwarding(sides, admin, args.samples, warmup)
     if "replicas" in args.phases:
