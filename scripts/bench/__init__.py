@@ -16,9 +16,11 @@ run:
   change, against the node's CPU for that change alone; check_in again with the direct side at
   the service's rate; with --profile, py-spy on the worker turned into microseconds per call for
   each step of a request;
-- floor: the CPU per call of granian alone (the least ASGI app, answering on its event loop and
-  after one round trip to a thread) against the service's live probe and its check_in, one call
-  at a time, back to back and 1.5 ms apart;
+- floor: the CPU per call of granian alone (the least ASGI app, answering on its event loop,
+  after one round trip to a thread, and serving check_in on its event loop with one guarded
+  update) against the service's live probe and its check_in, one call at a time, back to back
+  and 1.5 ms apart; then check_in by 16 threads through that app (with and without the front's
+  ids, access line and metrics), through the service and straight to the node;
 - scale: check_in and filtered-list p50 at each --jobs size (jobs bulk-loaded directly);
 - forwarding: GET /<index>/_doc/<id> through the service vs direct, when app/api/forwarding.py
   exists;
