@@ -6,6 +6,7 @@ Updates answer `{"result": ...}` with Elasticsearch's own verdict on the write, 
 
 from flask import Blueprint, current_app, jsonify
 
+from app.api.loop_routes import on_event_loop
 from app.api.requests import rest, store
 from app.schemas.sync_jobs import (
     ClaimSyncJobSchema,
@@ -59,6 +60,7 @@ def delete_sync_job(job_id: str):
     return jsonify(acknowledged=True)
 
 
+@on_event_loop(sync_jobs.check_in_on_loop)
 @bp.put("/<job_id>/_check_in")
 @rest()
 def check_in_sync_job(job_id: str):

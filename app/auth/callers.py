@@ -155,6 +155,22 @@ def check_static_credentials(mode: str) -> None:
             f"unable to authenticate user [{user}] for REST request [{request.path}]", challenge)
 
 
+def static_credentials_accepted(mode: str, header: str, api_keys, basic_users) -> bool:
+    """Whether `check_static_credentials` lets the Authorization `header` through, decided
+    without Flask (app.api.loop_routes); any refusal is left to it to answer."""
+    scheme, _, credentials = header.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != ("apikey" if mode == "api_key" else "basic") or not credentials:
+        return False
+    if mode == "api_key":
+        return any_matches(credentials, api_keys)
+    try:
+        user, password = decode_basic(credentials, CHALLENGES["basic"])
+    except AuthenticationRequired:
+        return False
+    return basic_user_matches(user, password, basic_users)
+
+
 def scraper_token_matches(header: str) -> bool:
     scheme, _, token = header.partition(" ")
     tokens = current_app.config["METRICS_BEARER_TOKENS"]

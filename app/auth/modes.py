@@ -137,6 +137,14 @@ class SecurityState:
             self._enabled, self._asked_at = enabled, self.clock()
         return enabled
 
+    def known(self) -> bool | None:
+        """What `enabled()` would answer without asking the cluster; None when it would ask."""
+        with self._lock:
+            fresh = self.clock() - self._asked_at < SECURITY_OFF_RECHECK_SECONDS
+            if self._enabled or (self._enabled is False and fresh):
+                return self._enabled
+        return None
+
     def enabled_or_unknown(self) -> bool | None:
         try:
             return self.enabled()
@@ -173,6 +181,18 @@ class ResolvedMode:
                 "in the cluster (docs/security.md).")
         self._say_once(mode, logging.INFO)
         return mode
+
+    def decided(self) -> str | None:
+        """The mode `current()` would give, when it can be known without asking the cluster
+        or saying anything; else None."""
+        if self.configured != CLUSTER_DEFAULT:
+            return self.configured
+        enabled = self.state.known()
+        if enabled is None:
+            return None
+        if enabled:
+            return "elasticsearch" if self._said == "elasticsearch" else None
+        return "none" if self.loopback and self._said == "none" else None
 
     def _say_once(self, outcome: str, level: int) -> None:
         if self._said == outcome:

@@ -109,7 +109,7 @@ def allow_origin(response: Response) -> Response:
     return response
 
 
-def host_allowed(hostname: str) -> bool:
+def host_allowed(hostname: str, allowed_hosts: list[str] | None = None) -> bool:
     """Whether the service answers requests sent to `hostname`.
 
     A DNS-rebinding page reaches the service under the attacker's own name, which the browser
@@ -125,7 +125,9 @@ def host_allowed(hostname: str) -> bool:
         pass
     if hostname == "localhost":
         return True
-    for allowed in current_app.config["ALLOWED_HOSTS"]:
+    if allowed_hosts is None:
+        allowed_hosts = current_app.config["ALLOWED_HOSTS"]
+    for allowed in allowed_hosts:
         if allowed == "*" or hostname == allowed or (
                 allowed.startswith(".") and (hostname.endswith(allowed) or hostname == allowed[1:])):
             return True
@@ -135,12 +137,18 @@ def host_allowed(hostname: str) -> bool:
 def check_host() -> None:
     """400 for a request whose `Host` names a host this service does not answer to."""
     host = request.headers.get("Host")
+    if not host_header_allowed(host, current_app.config["ALLOWED_HOSTS"]):
+        raise HostNotAllowed(f"host [{host}] is not allowed: list its name in ALLOWED_HOSTS "
+                             "(docs/security.md)")
+
+
+def host_header_allowed(host: str | None, allowed_hosts: list[str]) -> bool:
+    """Whether a request with this `Host` header is answered (`check_host`): without one (not a
+    browser: browsers always send one), or naming a host `host_allowed`."""
     if host is None:
-        return  # not a browser: browsers always send one
+        return True
     try:
         hostname = urlsplit(f"//{host}").hostname
     except ValueError:
         hostname = None
-    if not hostname or not host_allowed(hostname):
-        raise HostNotAllowed(f"host [{host}] is not allowed: list its name in ALLOWED_HOSTS "
-                             "(docs/security.md)")
+    return bool(hostname) and host_allowed(hostname, allowed_hosts)

@@ -23,6 +23,7 @@ from functools import partial
 
 from werkzeug.exceptions import HTTPException
 
+from app.api.loop_routes import LoopRoutes
 from app.config import Config
 from app.exceptions import RestError, TooManyRequests
 from app.front.bodies import BodyClock, BodyReader, BodyTimeout, ClientGone, StreamedBody, content_length
@@ -45,6 +46,8 @@ class Front:
 
     def __init__(self, wsgi_app, settings: Config, tasks: Sequence = ()):
         self.app = wsgi_app
+        # Views the app lets answer on the event loop (app.api.loop_routes): the heartbeat.
+        self.loop_routes = LoopRoutes(wsgi_app) if hasattr(wsgi_app, "view_functions") else None
         # Background work of this process (`start()`, `stop()`): begun once the server has
         # started it, told to stop when it stops.
         self.tasks = list(tasks)
@@ -107,11 +110,31 @@ class Front:
                                  (refused.error_type, refused.reason))
                     await answer(send, refused, close=True, headers=requests.echo_headers(observed))
                     return
+            if self.loop_routes is not None and not body and streamed is None \
+                    and not chunked and await self.serve_on_loop(scope, send, observed):
+                return
             environ = build_environ(scope, body if streamed is None else streamed, declared)
             environ[requests.BEGUN_BY_SERVER] = observed
             await self.run_app(environ, receive, send, streamed, observed)
         finally:
             requests.request_done(observed, log=self.access_log)
+
+    async def serve_on_loop(self, scope, send, observed) -> bool:
+        """Whether the request was answered on the event loop (app.api.loop_routes)."""
+        try:
+            served = await self.loop_routes.serve(scope, observed)
+        except Exception:
+            log.exception("%s %s failed on the event loop; the app's thread answers it",
+                          scope["method"], scope["path"],
+                          extra={"trace.id": observed.trace_id,
+                                 "http.request.id": observed.request_id})
+            served = None
+        if served is None:
+            return False
+        status, headers, body = served
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
 
     def account(self, observed, scope, status: int, error: tuple[str, str]) -> None:
         """What a request the front answered itself is logged and counted as: the route the

@@ -38,6 +38,12 @@ class RequestContext:
     route: str = "unmatched"
     status: int = 0
     error: tuple[str, str] | None = None  # (type, reason) of an error answer
+    # Where the app ran it: "event_loop" for a route served there (app.api.loop_routes), else
+    # "app_thread".
+    served_on: str = "app_thread"
+    # An update already sent from the event loop and not answered 2xx, for the thread path's
+    # guarded update to meet in place of its own first send (app.storage.loop_writes).
+    settled_write: "SettledWrite | None" = None
 
     def elasticsearch_headers(self) -> dict[str, str]:
         """Headers every Elasticsearch call of this request carries: the caller's X-Opaque-Id
@@ -50,6 +56,28 @@ class RequestContext:
     def count_call(self, seconds: float) -> None:
         self.es_calls += 1
         self.es_seconds += seconds
+
+
+@dataclass
+class SettledWrite:
+    """An update of (`index`, `doc_id`) that was sent: `failure` is what the client would have
+    raised for its outcome; `judged` and `partial` what it was judged on and wrote."""
+
+    index: str
+    doc_id: str
+    failure: Exception
+    judged: object
+    partial: dict
+
+
+def take_settled_write(index: str, doc_id: str) -> SettledWrite | None:
+    """The current request's settled update of this document, once."""
+    request = _current.get()
+    settled = request.settled_write if request is not None else None
+    if settled is None or (settled.index, settled.doc_id) != (index, doc_id):
+        return None
+    request.settled_write = None
+    return settled
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("connector_service_request", default=None)

@@ -84,9 +84,10 @@ def log_request(observed: context.RequestContext, seconds: float) -> None:
         "url": {"path": observed.path},
         "trace": {"id": observed.trace_id},
         "client": {"address": observed.client},
-        "connector_service": {"route": observed.route, "elasticsearch": {
-            "calls": observed.es_calls,
-            "duration_ms": round(observed.es_seconds * 1000, 2)}},
+        "connector_service": {
+            "route": observed.route, "served_on": observed.served_on,
+            "elasticsearch": {"calls": observed.es_calls,
+                              "duration_ms": round(observed.es_seconds * 1000, 2)}},
     }
     if observed.user_agent:
         document["user_agent"] = {"original": observed.user_agent}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from app.domain.partial_update import merged
 from app.exceptions import TooManyConflicts
 from app.observability import metrics
+from app.observability.context import SettledWrite
 from app.services.bounds import adds_objects, require_room
 from app.storage import (
     DocumentMissing,
@@ -15,6 +16,7 @@ from app.storage import (
     StoredDoc,
     VersionConflict,
 )
+from app.storage.loop_writes import Settled
 
 
 def guarded_update(store: Storage, index: str, doc_id: str,
@@ -72,13 +74,48 @@ def guarded_update(store: Storage, index: str, doc_id: str,
                 answers_lost += 1
                 if answers_lost > 1:
                     raise
-            attempted.append((doc, partial))
+            # The write sent: this one, or the one sent from the event loop before it
+            # (app.storage.loop_writes), whose judged version and partial are its own.
+            attempted.append(getattr(lost.__cause__, "sent", None) or (doc, partial))
             continue
         store.recent.remember(index, StoredDoc(doc_id, after, written.seq_no, written.primary_term))
         return doc, written
     metrics.GUARDED_EXHAUSTED.labels(index).inc()
     raise TooManyConflicts(
         f"[{doc_id}] changed concurrently {store.conflict_retries} times in a row; retry the request")
+
+
+async def guarded_update_on_loop(store: Storage, index: str, doc_id: str,
+                                 change: Callable[[dict], dict], observed) -> StoredDoc | None:
+    """`guarded_update`'s first attempt, sent from the event loop (app.storage.loop_writes), for
+    a document this process remembers: the write's result, or None to leave the request to
+    the thread path, which then runs `guarded_update` as ever.
+
+    None when the document is not remembered or `change` refuses it (the refusal is answered
+    only once the stored document says so), when the write reached no node, and when it was
+    answered anything but 2xx or not at all: that outcome is settled on the request
+    (`observed.settled_write`) for the thread path's first write to meet instead of sending.
+    """
+    remembered = store.recent.get(index, doc_id)
+    if remembered is None or not store.layout.ready or not store.loop_writes.usable():
+        return None
+    try:
+        partial, after = judge(store, index, remembered, change)
+    except Exception:
+        return None
+    try:
+        answer = await store.loop_writes.update(
+            index, doc_id, partial, seq_no=remembered.seq_no,
+            primary_term=remembered.primary_term, observed=observed)
+    except Settled as settled:
+        observed.settled_write = SettledWrite(index, doc_id, settled.failure, remembered, partial)
+        return None
+    if answer is None:
+        return None
+    store.recent.remember(index, StoredDoc(doc_id, after, answer["_seq_no"],
+                                           answer["_primary_term"]))
+    return StoredDoc(doc_id, partial, answer["_seq_no"], answer["_primary_term"],
+                     answer["result"])
 
 
 def judge_latest(store: Storage, index: str, doc: StoredDoc, change: Callable[[dict], dict],

@@ -12,7 +12,7 @@ from app.exceptions import (
     SyncJobNotFound,
 )
 from app.services import connectors
-from app.services.guarded import guarded_update
+from app.services.guarded import guarded_update, guarded_update_on_loop
 from app.storage import SYNC_JOBS_INDEX, Storage, StoredDoc
 
 ACCESS_CONTROL_INDEX_PREFIX = ".search-acl-filter-"
@@ -131,6 +131,15 @@ def check_in(store: Storage, job_id: str) -> str:
     """Check in connector sync job: `last_seen` becomes now."""
     return _update(store, job_id, lambda job: job_changes.check_in(job_id, job, clock.now()),
                    heartbeat=True)[1].result
+
+
+async def check_in_on_loop(store: Storage, observed, job_id: str) -> str | None:
+    """check_in served on the event loop (app.api.loop_routes): its result, or None to leave
+    the request to the thread path (`guarded_update_on_loop`)."""
+    written = await guarded_update_on_loop(
+        store, SYNC_JOBS_INDEX, job_id, lambda job: job_changes.check_in(job_id, job, clock.now()),
+        observed)
+    return written.result if written is not None else None
 
 
 def claim(store: Storage, job_id: str, worker_hostname: str, sync_cursor: dict | None) -> str:

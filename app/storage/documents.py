@@ -11,6 +11,7 @@ from cachetools import LRUCache
 from elasticsearch import Elasticsearch
 
 from app.exceptions import RestError
+from app.observability import context
 from app.storage.client_errors import (
     DocumentMissing,
     IndexMissing,
@@ -22,6 +23,7 @@ from app.storage.cluster import Cluster
 from app.storage.forwarding import Forwarder
 from app.storage.layout import IndexLayout
 from app.storage.leases import Leases
+from app.storage.loop_writes import LoopWrites
 from app.storage.security import ClusterSecurity
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,7 @@ class Storage:
         # How large a document the service's own writes may make (app.services.bounds).
         self.max_document_bytes = max_document_bytes
         self.recent = RecentVersions()
+        self.loop_writes = LoopWrites(self.writer)
 
     # Documents
 
@@ -179,10 +182,17 @@ class Storage:
         Raises VersionConflict when it changed since, DocumentMissing when it is gone. The
         returned StoredDoc carries the new tokens and only the partial source.
         """
-        try:
-            resp = self._write(lambda: self.writer.update(
+        def send():
+            settled = context.take_settled_write(index, doc_id)
+            if settled is not None:  # sent already, from the event loop: meet its outcome
+                settled.failure.sent = (settled.judged, settled.partial)
+                raise settled.failure
+            return self.writer.update(
                 index=index, id=doc_id, doc=partial, if_seq_no=seq_no,
-                if_primary_term=primary_term, refresh=refresh, require_alias=True))
+                if_primary_term=primary_term, refresh=refresh, require_alias=True)
+
+        try:
+            resp = self._write(send)
         except IndexMissing as err:
             raise DocumentMissing(str(err)) from err
         return StoredDoc(resp["_id"], partial, resp["_seq_no"], resp["_primary_term"],

@@ -1,0 +1,124 @@
+"""The worker's heartbeat served on the front's event loop, declared on its view in the
+blueprint (`@on_event_loop(handler)`).
+
+On an app thread a heartbeat pays for the hand-off to the thread, Flask's request machinery and
+a thread blocked on the node (docs/benchmark.md, "The change of shape, priced"). The front asks
+`LoopRoutes.serve` first, for a request with no body; it answers only a request that the app
+would answer 200 with nothing more than its route: no query string (so no `pretty`,
+`filter_path` or unknown parameter), no `Origin` (no CORS or cross-origin check), a `Host` the
+service answers to, a path without percent-escapes whose ids Elasticsearch accepts, and a
+caller the auth mode lets through without asking the cluster (AUTH_MODE=none, or a key or user
+of AUTH_API_KEYS or AUTH_BASIC_USERS). Its answer is the one the app gives: the route's JSON
+through the app's own JSON provider, and the app's headers. Anything else, and anything the
+handler does not answer itself (it returns None), runs on the thread path as before, so every
+refusal and error keeps the app's answer.
+"""
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
+
+from app.api.limits import MAX_ID_BYTES
+from app.auth.callers import static_credentials_accepted
+from app.auth.modes import STATIC_MODES
+from app.auth.origins import host_header_allowed
+from app.observability import requests
+
+LOOP_ATTRIBUTE = "on_event_loop"
+
+
+def on_event_loop(handler):
+    """Declares that `handler(store, observed, **view_args)`, a coroutine function returning the
+    route's `result` or None, may answer the view's requests on the event loop."""
+
+    def declare(view):
+        setattr(view, LOOP_ATTRIBUTE, handler)
+        return view
+
+    return declare
+
+
+class LoopRoutes:
+    """The app's views declared `on_event_loop`, matched through the app's own URL map."""
+
+    def __init__(self, app):
+        self.app = app
+        self.handlers = {endpoint: getattr(view, LOOP_ATTRIBUTE)
+                         for endpoint, view in app.view_functions.items()
+                         if hasattr(view, LOOP_ATTRIBUTE)}
+        # Only the methods the views declare are matched at all (not the OPTIONS and HEAD
+        # that Flask answers by itself): every other request goes straight on.
+        self.methods = {method for rule in app.url_map.iter_rules()
+                        if rule.endpoint in self.handlers
+                        for method in rule.methods - {"OPTIONS", "HEAD"}}
+        self.adapter = app.url_map.bind("localhost")
+        self.mimetype = app.json.mimetype.encode("latin-1")
+        # As the app's JSON provider shapes a response (flask.json.provider.DefaultJSONProvider).
+        compact = getattr(app.json, "compact", None)
+        self.dump_args = ({"indent": 2} if (compact is None and app.debug) or compact is False
+                          else {"separators": (",", ":")})
+
+    async def serve(self, scope, observed) -> tuple[int, list, bytes] | None:
+        """(status, headers, body) of the answer, or None for the thread path."""
+        if scope["method"] not in self.methods or scope.get("query_string"):
+            return None
+        match = self.route(scope)
+        if match is None or not self.lets_through(scope["headers"]):
+            return None
+        rule, args = match
+        handler = self.handlers[rule.endpoint]
+        store = self.app.extensions.get("connector_storage")
+        if store is None:
+            return None
+        result = await handler(store, observed, **args)
+        if result is None:
+            return None
+        observed.route = requests.route_label(rule)
+        observed.status, observed.served_on = 200, "event_loop"
+        body = (self.app.json.dumps({"result": result}, **self.dump_args) + "\n").encode()
+        headers = [(b"content-type", self.mimetype),
+                   (b"content-length", str(len(body)).encode()),
+                   (b"x-elastic-product", b"Elasticsearch"),
+                   *((name.lower().encode("latin-1"), value.encode("latin-1"))
+                     for name, value in requests.echo_headers(observed))]
+        return 200, headers, body
+
+    def route(self, scope):
+        """(rule, view args) of a loop-served view for this path and method, else None."""
+        path = scope["path"]
+        raw = scope.get("raw_path")
+        if (raw is not None and b"%" in raw) or "//" in path:
+            return None
+        try:
+            rule, args = self.adapter.match(path, method=scope["method"], return_rule=True)
+        except (HTTPException, RequestRedirect):
+            return None
+        if rule.endpoint not in self.handlers:
+            return None
+        for name, value in args.items():
+            if name.endswith("_id") and (not isinstance(value, str) or len(
+                    value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES):
+                return None
+        return rule, args
+
+    def lets_through(self, headers) -> bool:
+        """Whether the app's before-request checks would let these headers through as they are:
+        no Origin, an allowed Host, a caller the auth mode accepts without the cluster."""
+        hosts, authorization = [], []
+        for name, value in headers:
+            if name == b"origin":
+                return False
+            if name == b"host":
+                hosts.append(value.decode("latin-1"))
+            elif name == b"authorization":
+                authorization.append(value.decode("latin-1"))
+        config = self.app.config
+        if not host_header_allowed(",".join(hosts) if hosts else None, config["ALLOWED_HOSTS"]):
+            return False
+        resolved = self.app.extensions.get("auth_mode")
+        mode = resolved.decided() if resolved is not None else None
+        if mode == "none":
+            return True
+        if mode in STATIC_MODES and len(authorization) == 1:
+            return static_credentials_accepted(mode, authorization[0], config["AUTH_API_KEYS"],
+                                               config["AUTH_BASIC_USERS"])
+        return False

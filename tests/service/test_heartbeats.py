@@ -1,0 +1,311 @@
+"""A worker's heartbeat (`PUT _connector/_sync_job/<id>/_check_in`) on a job the serving process
+claimed is answered on the front's event loop (app.api.loop_routes), and is answered exactly as
+the app answers it on its thread: the same status, body and headers, the same access line and
+metrics, the same outcome when another writer got there first, when the job is gone or closed,
+and when the node loses the write's answer. Anything the loop cannot answer as the app would
+(a query string, an Origin, a refused caller) is answered by the app.
+
+Over real sockets against the service as scripts/serve runs it, one worker process; `?human`
+(a parameter every route takes, which changes nothing in this answer) sends the same heartbeat
+through the app's thread for comparison. The access line says which one answered.
+"""
+
+import json
+import time
+from contextlib import contextmanager
+
+import pytest
+import urllib3
+
+from app.storage import SYNC_JOBS_INDEX
+from tests.support.live_server import production_server
+from tests.support.metrics_text import ES_REQUESTS, total
+from tests.support.relay import FaultyRelay
+
+KEY = "aGVhcnRiZWF0LWtleTpzZWNyZXQ="
+CONFLICTS = "connector_service_guarded_update_conflicts_total"
+# Headers that differ between any two answers.
+PER_ANSWER = {"date", "x-request-id"}
+
+
+@contextmanager
+def served(elasticsearch_url, tmp_path, env=None):
+    log_path = tmp_path / "server.log"
+    with production_server(elasticsearch_url, workers=1, threads=4, env=env,
+                           log_path=log_path) as url:
+        yield Service(url, log_path)
+
+
+class Service:
+    def __init__(self, url, log_path):
+        self.url, self.log_path = url, log_path
+        self.http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(total=30))
+        self.sent = 0
+
+    def call(self, method, path, body=None, headers=None):
+        """The answer, with an X-Opaque-Id of its own unless `headers` name one."""
+        self.sent += 1
+        headers = {"X-Opaque-Id": f"call-{self.sent}", **(headers or {})}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        return self.http.request(method, self.url + path, headers=headers,
+                                 body=json.dumps(body) if body is not None else None)
+
+    def check_in(self, job_id, *, query="", headers=None):
+        return self.call("PUT", f"/_connector/_sync_job/{job_id}/_check_in{query}",
+                         headers=headers)
+
+    def claimed_job(self, api, connector_id):
+        """A job this service claimed, so the serving process remembers its version."""
+        job_id = api.new_job(connector_id)
+        claimed = self.call("PUT", f"/_connector/_sync_job/{job_id}/_claim",
+                            {"worker_hostname": "worker-1"})
+        assert claimed.status == 200, claimed.data
+        return job_id
+
+    def access_line(self, answer) -> dict:
+        """The access line of the request `answer` answered (its X-Request-Id)."""
+        request_id = answer.headers["x-request-id"]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for line in self.log_path.read_text().splitlines():
+                record = json.loads(line)
+                if (record.get("event", {}).get("dataset") == "connector_sync_jobs.access"
+                        and record["http"]["request"]["id"] == request_id):
+                    return record
+            time.sleep(0.05)
+        raise AssertionError(f"no access line for {request_id}")
+
+    def served_on(self, answer) -> str:
+        return self.access_line(answer)["connector_service"]["served_on"]
+
+    def es_calls(self, answer) -> int:
+        return self.access_line(answer)["connector_service"]["elasticsearch"]["calls"]
+
+    def metrics(self) -> str:
+        return self.http.request("GET", self.url + "/_connector_service/metrics").data.decode()
+
+
+def comparable(answer) -> tuple:
+    headers = {name.lower(): value for name, value in answer.headers.items()
+               if name.lower() not in PER_ANSWER | {"x-opaque-id"}}
+    return answer.status, headers, answer.data
+
+
+def stored(es, job_id) -> dict:
+    return es.get(index=SYNC_JOBS_INDEX, id=job_id)
+
+
+@pytest.fixture
+def connector(api):
+    return api.create_connector("heartbeats", index_name="search-heartbeats")
+
+
+def test_a_claimed_jobs_heartbeat_is_answered_on_the_event_loop_as_the_app_answers_it(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        job_id = service.claimed_job(api, connector)
+        before = stored(es, job_id)
+        on_loop = service.check_in(job_id)
+        after_loop = stored(es, job_id)
+        on_thread = service.check_in(job_id, query="?human=false")
+        after_thread = stored(es, job_id)
+        scraped = service.metrics()
+
+        assert on_loop.status == 200 and json.loads(on_loop.data) == {"result": "updated"}
+        assert comparable(on_loop) == comparable(on_thread)
+        assert on_loop.headers["x-opaque-id"] == on_loop.headers["x-request-id"]
+        assert (service.served_on(on_loop), service.served_on(on_thread)) == (
+            "event_loop", "app_thread")
+        line = service.access_line(on_loop)
+        assert line["connector_service"]["route"] == "/_connector/_sync_job/<job_id>/_check_in"
+        assert line["http"]["response"]["status_code"] == 200
+        assert service.es_calls(on_loop) == service.es_calls(on_thread) == 1  # one update each
+    # One guarded write each: last_seen moved, and nothing else.
+    assert after_loop["_seq_no"] == before["_seq_no"] + 1
+    assert after_thread["_seq_no"] == after_loop["_seq_no"] + 1
+    assert before["_source"]["last_seen"] < after_loop["_source"]["last_seen"] \
+        < after_thread["_source"]["last_seen"]
+    assert {key: value for key, value in after_loop["_source"].items() if key != "last_seen"} \
+        == {key: value for key, value in before["_source"].items() if key != "last_seen"}
+    assert total(scraped, ES_REQUESTS, kind="update", status="200") >= 3  # claim, two heartbeats
+
+
+def test_a_heartbeat_that_lost_a_race_is_written_on_the_latest_version(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        job_id = service.claimed_job(api, connector)
+        # Another writer changes the job behind the service's back.
+        es.update(index=SYNC_JOBS_INDEX, id=job_id,
+                  doc={"last_seen": "2020-01-01T00:00:00.000Z", "metadata": {"by": "other"}})
+        answer = service.check_in(job_id)
+        scraped = service.metrics()
+
+        assert answer.status == 200 and json.loads(answer.data) == {"result": "updated"}
+        # The update sent from the loop met the conflict; the app read the job and wrote again.
+        assert service.served_on(answer) == "app_thread"
+        assert service.es_calls(answer) == 3  # the conflicting update, the read, the update
+        assert total(scraped, CONFLICTS, index=SYNC_JOBS_INDEX) == 1
+        assert total(scraped, ES_REQUESTS, kind="update", status="409") == 1
+    job = stored(es, job_id)["_source"]
+    assert job["last_seen"] > "2020-01-01T00:00:00.000Z"
+    assert job["metadata"] == {"by": "other"}  # the other writer's change is kept
+
+
+def test_a_heartbeat_for_a_job_deleted_behind_the_service_answers_404_as_the_app_does(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        job_id = service.claimed_job(api, connector)
+        es.delete(index=SYNC_JOBS_INDEX, id=job_id)
+        first = service.check_in(job_id)
+        again = service.check_in(job_id, query="?human=false")
+
+        assert first.status == 404
+        assert json.loads(first.data)["error"]["reason"] == \
+            f"connector sync job [{job_id}] not found"
+        assert comparable(first) == comparable(again)
+        assert service.es_calls(first) == 1  # the update the node answered 404; nothing more
+    assert not es.exists(index=SYNC_JOBS_INDEX, id=job_id)
+
+
+def test_a_heartbeat_of_a_closed_job_is_refused_as_the_app_refuses_it(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        job_id = service.claimed_job(api, connector)
+        failed = service.call("PUT", f"/_connector/_sync_job/{job_id}/_error",
+                              {"error": "the source went away"})
+        assert failed.status == 200  # the job is in `error` now, remembered so by the service
+        version = stored(es, job_id)["_seq_no"]
+        refused = service.check_in(job_id)
+        on_thread = service.check_in(job_id, query="?human=false")
+
+        assert refused.status == 400
+        assert json.loads(refused.data)["error"]["type"] == "status_exception"
+        assert "the job has finished" in json.loads(refused.data)["error"]["reason"]
+        assert comparable(refused) == comparable(on_thread)
+        assert service.served_on(refused) == "app_thread"
+    assert stored(es, job_id)["_seq_no"] == version  # nothing written
+
+
+def test_what_the_loop_cannot_answer_as_the_app_would_is_left_to_the_app(
+        elasticsearch_url, tmp_path, api, es, connector):
+    env = {"AUTH_MODE": "api_key", "AUTH_API_KEYS": KEY, "ALLOWED_HOSTS": "svc.example",
+           "CORS_ALLOWED_ORIGINS": "https://dashboard.example"}
+    credentials = {"Authorization": f"ApiKey {KEY}"}
+    with served(elasticsearch_url, tmp_path, env=env) as service:
+        job_id = api.new_job(connector)
+        claimed = service.call("PUT", f"/_connector/_sync_job/{job_id}/_claim",
+                               {"worker_hostname": "worker-1"}, headers=credentials)
+        assert claimed.status == 200
+        accepted = service.check_in(job_id, headers=credentials)
+        named_host = service.check_in(job_id, headers={**credentials, "Host": "svc.example"})
+        wrong_key = service.check_in(job_id, headers={"Authorization": "ApiKey bm9wZQ=="})
+        no_key = service.check_in(job_id)
+        rebound = service.check_in(job_id, headers={**credentials, "Host": "evil.example"})
+        from_page = service.check_in(job_id, headers={**credentials,
+                                                      "Origin": "https://dashboard.example"})
+        pretty = service.check_in(job_id, query="?pretty", headers=credentials)
+        version = stored(es, job_id)["_seq_no"]
+        options = service.call("OPTIONS", f"/_connector/_sync_job/{job_id}/_check_in",
+                               headers=credentials)
+        assert stored(es, job_id)["_seq_no"] == version  # Flask's own OPTIONS writes nothing
+
+        assert (accepted.status, named_host.status) == (200, 200)
+        assert service.served_on(accepted) == service.served_on(named_host) == "event_loop"
+        assert (wrong_key.status, no_key.status, rebound.status) == (401, 401, 400)
+        assert wrong_key.headers["WWW-Authenticate"] == "ApiKey"
+        assert from_page.status == 200
+        assert from_page.headers["Access-Control-Allow-Origin"] == "https://dashboard.example"
+        assert pretty.status == 200 and pretty.data == b'{\n  "result": "updated"\n}\n'
+        assert options.status == 200 and "PUT" in options.headers["Allow"]
+        for answer in (wrong_key, no_key, rebound, from_page, pretty, options):
+            assert service.served_on(answer) == "app_thread"
+
+
+class Once:
+    """A fault for the first `_update` of one job only."""
+
+    def __init__(self):
+        self.job_id = None
+        self.fired = False
+
+    def __call__(self, method, target) -> bool:
+        if self.fired or self.job_id is None or not (
+                method == "POST" and f"/_update/{self.job_id}?" in target):
+            return False
+        self.fired = True
+        return True
+
+
+def updates_of(relay, job_id) -> list[str]:
+    return [target for method, target in relay.requests
+            if method == "POST" and f"/_update/{job_id}?" in target]
+
+
+@contextmanager
+def faulted(elasticsearch_url, tmp_path, api, es, connector, fault: str, env=None, **options):
+    """The service in front of a FaultyRelay whose `fault` (lose_answer, repeat, drop_request)
+    strikes the first heartbeat of a job the service claimed: (relay, service, job, its version
+    before the heartbeat)."""
+    once = Once()
+    with FaultyRelay(elasticsearch_url, **{fault: once}, **options) as relay, \
+            served(relay.url, tmp_path, env=env) as service:
+        job_id = service.claimed_job(api, connector)
+        before = stored(es, job_id)
+        once.job_id = job_id
+        yield relay, service, job_id, before
+
+
+def test_a_heartbeat_whose_answer_was_lost_after_it_landed_is_not_written_twice(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with faulted(elasticsearch_url, tmp_path, api, es, connector, "lose_answer") as (
+            relay, service, job_id, before):
+        answer = service.check_in(job_id)
+
+        assert answer.status == 200 and json.loads(answer.data) == {"result": "updated"}
+        assert relay.lost and updates_of(relay, job_id)[-1] == relay.lost[0][1]
+        # The app read the job again, found the lost write there, and wrote nothing more.
+        assert len(updates_of(relay, job_id)) == 2  # the claim's and the heartbeat's
+        assert service.es_calls(answer) == 2  # the lost update, the read
+    assert stored(es, job_id)["_seq_no"] == before["_seq_no"] + 1
+
+
+def test_a_heartbeat_the_node_applied_twice_is_taken_for_its_own_write(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with faulted(elasticsearch_url, tmp_path, api, es, connector, "repeat") as (
+            relay, service, job_id, before):
+        answer = service.check_in(job_id)
+
+        # The node applied it, then answered the repeat with a conflict against itself.
+        assert relay.repeated
+        assert answer.status == 200 and json.loads(answer.data) == {"result": "updated"}
+        assert len(updates_of(relay, job_id)) == 2  # the claim's and the heartbeat's, once
+    assert stored(es, job_id)["_seq_no"] == before["_seq_no"] + 1
+
+
+def test_a_heartbeat_whose_request_never_reached_the_node_is_sent_again(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with faulted(elasticsearch_url, tmp_path, api, es, connector, "drop_request") as (
+            relay, service, job_id, before):
+        answer = service.check_in(job_id)
+
+        assert relay.dropped
+        assert answer.status == 200 and json.loads(answer.data) == {"result": "updated"}
+    after = stored(es, job_id)
+    assert after["_seq_no"] == before["_seq_no"] + 1
+    assert after["_source"]["last_seen"] > before["_source"]["last_seen"]
+
+
+def test_a_heartbeat_whose_answer_never_came_in_time_is_a_503(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with faulted(elasticsearch_url, tmp_path, api, es, connector, "lose_answer",
+                 env={"ELASTICSEARCH_REQUEST_TIMEOUT": "1"}, hold_seconds=4) as (
+            relay, service, job_id, _):
+        answer = service.check_in(job_id)
+
+        assert relay.lost
+        assert answer.status == 503
+        error = json.loads(answer.data)["error"]
+        assert error["type"] == "service_unavailable_exception"
+        assert error["reason"] == "Elasticsearch is unavailable: ConnectionTimeout"
+        assert service.es_calls(answer) == 1  # the update: a timeout is never sent again
