@@ -14,6 +14,8 @@ handler does not answer itself (it returns None), runs on the thread path as bef
 refusal and error keeps the app's answer.
 """
 
+import functools
+
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
 
@@ -74,7 +76,7 @@ class LoopRoutes:
             return None
         observed.route = requests.route_label(rule)
         observed.status, observed.served_on = 200, "event_loop"
-        body = (self.app.json.dumps({"result": result}, **self.dump_args) + "\n").encode()
+        body = self.answer_body(result)
         headers = [(b"content-type", self.mimetype),
                    (b"content-length", str(len(body)).encode()),
                    (b"x-elastic-product", b"Elasticsearch"),
@@ -82,14 +84,24 @@ class LoopRoutes:
                      for name, value in requests.echo_headers(observed))]
         return 200, headers, body
 
+    @functools.lru_cache(maxsize=16)  # noqa: B019 ("updated" and "noop")
+    def answer_body(self, result: str) -> bytes:
+        """`{"result": ...}` as the app's JSON provider writes it."""
+        return (self.app.json.dumps({"result": result}, **self.dump_args) + "\n").encode()
+
     def route(self, scope):
         """(rule, view args) of a loop-served view for this path and method, else None."""
         path = scope["path"]
         raw = scope.get("raw_path")
         if (raw is not None and b"%" in raw) or "//" in path:
             return None
+        return self.matched(path, scope["method"])
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one per app: the map never changes)
+    def matched(self, path: str, method: str):
+        """The app's URL map's match, remembered: a worker checks in one job many times."""
         try:
-            rule, args = self.adapter.match(path, method=scope["method"], return_rule=True)
+            rule, args = self.adapter.match(path, method=method, return_rule=True)
         except (HTTPException, RequestRedirect):
             return None
         if rule.endpoint not in self.handlers:
@@ -99,6 +111,10 @@ class LoopRoutes:
                     value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES):
                 return None
         return rule, args
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 (one per app; its settings never change)
+    def host_allowed(self, host: str | None) -> bool:
+        return host_header_allowed(host, self.app.config["ALLOWED_HOSTS"])
 
     def lets_through(self, headers) -> bool:
         """Whether the app's before-request checks would let these headers through as they are:
@@ -112,7 +128,7 @@ class LoopRoutes:
             elif name == b"authorization":
                 authorization.append(value.decode("latin-1"))
         config = self.app.config
-        if not host_header_allowed(",".join(hosts) if hosts else None, config["ALLOWED_HOSTS"]):
+        if not self.host_allowed(",".join(hosts) if hosts else None):
             return False
         resolved = self.app.extensions.get("auth_mode")
         mode = resolved.decided() if resolved is not None else None

@@ -20,12 +20,13 @@ loop; any other client configuration leaves every update to the thread path.
 
 import asyncio
 import io
+import re
 import time
 
 from elastic_transport import ApiResponseMeta, HttpHeaders
 from elastic_transport._transport import NOT_DEAD_NODE_HTTP_STATUSES
 from elasticsearch import ApiError, ConnectionTimeout, UnsupportedProductError, __versionstr__
-from elasticsearch._sync.client.utils import _quote, _quote_query
+from elasticsearch._sync.client.utils import _quote
 from elasticsearch.exceptions import HTTP_EXCEPTIONS
 
 from app.observability import metrics
@@ -33,6 +34,10 @@ from app.storage.nodes import AnswerLost
 from app.storage.wire import ProtocolError, encode_request, read_response
 
 COMPATIBLE_JSON = "application/vnd.elasticsearch+json; compatible-with={major}"
+CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([^\r]*)")
+CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked")
+# Media types the client's JSON serializer reads.
+JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json")
 # An answer's head longer than this is not Elasticsearch's (wire.MAX_LINE per line).
 MAX_HEAD = 65536
 
@@ -60,6 +65,8 @@ class LoopWrites:
                 f"{k}={v}" for k, v in self.transport._transport_client_meta)
         timeout = writer._request_timeout
         self.timeout = timeout if isinstance(timeout, (int, float)) else None
+        # The serializer the client picks for its own media type, looked up once.
+        self.serializer = self.transport.serializers.get_serializer(compatible)
 
     def usable(self) -> bool:
         """Whether the client's configuration is one the loop writes with (module docstring)."""
@@ -74,11 +81,11 @@ class LoopWrites:
         require_alias=True)` sends it; None when it reached no node. Any other outcome raises
         `Settled` with what the client would have raised (module docstring)."""
         node = self.transport.node_pool.get()
-        query = {"if_primary_term": primary_term, "if_seq_no": seq_no, "refresh": False,
-                 "require_alias": True}
-        target = f"/{_quote(index)}/_update/{_quote(doc_id)}?{_quote_query(query)}"
+        # As elasticsearch-py's update() writes its target (_quote, _quote_query), in its order.
+        target = (f"/{_quote(index)}/_update/{_quote(doc_id)}?if_primary_term={primary_term}"
+                  f"&if_seq_no={seq_no}&refresh=false&require_alias=true")
         headers = {**node._headers, **self.headers, **observed.elasticsearch_headers()}
-        body = self.transport.serializers.dumps({"doc": partial}, headers["content-type"])
+        body = self.serializer.dumps({"doc": partial})
         request = encode_request("POST", target, node._host_header, headers, body)
         started, status, sent = time.perf_counter(), "unavailable", True
         try:
@@ -110,6 +117,11 @@ class LoopWrites:
 
     def _outcome(self, node, status: int, headers: HttpHeaders, data: bytes,
                  started: float) -> dict:
+        if (200 <= status < 299 and headers.get("x-elastic-product", "") == "Elasticsearch"
+                and headers.get("content-type", "").startswith(JSON_TYPES)):
+            body = self.serializer.loads(data)
+            if isinstance(body, dict):
+                return body
         meta = ApiResponseMeta(node=node.config, duration=time.perf_counter() - started,
                                http_version="1.1", status=status, headers=headers)
         body = self.transport.serializers.loads(data, meta.mimetype) if data else None
@@ -144,8 +156,9 @@ class LoopWrites:
                 else:
                     self.open[key] = self.open.get(key, 0) + 1
                     try:
-                        reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                            node.config.host, node.config.port), self.timeout)
+                        async with asyncio.timeout(self.timeout):
+                            reader, writer = await asyncio.open_connection(
+                                node.config.host, node.config.port)
                     except BaseException:
                         self.open[key] -= 1
                         raise
@@ -158,8 +171,8 @@ class LoopWrites:
                     continue
                 raise NotSent(str(err)) from err
             try:
-                status, headers, data, keep = await asyncio.wait_for(
-                    read_answer(reader), self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    status, headers, data, keep = await read_answer(reader)
             except BaseException:
                 self._close(key, writer)
                 raise
@@ -186,12 +199,14 @@ async def read_answer(reader: asyncio.StreamReader) -> tuple[int, HttpHeaders, b
         raise ProtocolError("an answer's head too long") from err
     if len(head) > MAX_HEAD:
         raise ProtocolError("an answer's head too long")
-    _, fields, _, _ = read_response(io.BytesIO(head), "HEAD")
-    if "chunked" in fields.get("transfer-encoding", "").lower():
+    # Where the body ends, from the head's framing; read_response then parses it all.
+    lowered = head.lower()
+    length = CONTENT_LENGTH.search(lowered)
+    if CHUNKED.search(lowered):
         rest = await read_chunks(reader)
-    elif "content-length" in fields:
+    elif length is not None:
         try:
-            rest = await reader.readexactly(int(fields["content-length"]))
+            rest = await reader.readexactly(int(length.group(1)))
         except ValueError:
             raise ProtocolError("an invalid Content-Length") from None
         except asyncio.IncompleteReadError as err:
