@@ -26,6 +26,9 @@ from app.auth.origins import host_header_allowed
 from app.observability import requests
 
 LOOP_ATTRIBUTE = "on_event_loop"
+# Paths longer than a heartbeat's with a 512-byte id are matched but not remembered, so that
+# callers sending long paths cannot grow the memory of matches.
+MAX_REMEMBERED_PATH = 1024
 
 
 def on_event_loop(handler):
@@ -53,6 +56,11 @@ class LoopRoutes:
                         if rule.endpoint in self.handlers
                         for method in rule.methods - {"OPTIONS", "HEAD"}}
         self.adapter = app.url_map.bind("localhost")
+        # Remembered, as the URL map and the settings never change: a worker checks in one job
+        # many times, from one host, and the answer is "updated" or "noop".
+        self.remembered_match = functools.lru_cache(maxsize=4096)(self.match)
+        self.host_allowed = functools.lru_cache(maxsize=256)(self.host_allowed)
+        self.answer_body = functools.lru_cache(maxsize=16)(self.answer_body)
         self.mimetype = app.json.mimetype.encode("latin-1")
         # As the app's JSON provider shapes a response (flask.json.provider.DefaultJSONProvider).
         compact = getattr(app.json, "compact", None)
@@ -61,7 +69,7 @@ class LoopRoutes:
 
     async def serve(self, scope, observed) -> tuple[int, list, bytes] | None:
         """(status, headers, body) of the answer, or None for the thread path."""
-        if scope["method"] not in self.methods or scope.get("query_string"):
+        if scope.get("query_string"):
             return None
         match = self.route(scope)
         if match is None or not self.lets_through(scope["headers"]):
@@ -84,7 +92,6 @@ class LoopRoutes:
                      for name, value in requests.echo_headers(observed))]
         return 200, headers, body
 
-    @functools.lru_cache(maxsize=16)  # noqa: B019 ("updated" and "noop")
     def answer_body(self, result: str) -> bytes:
         """`{"result": ...}` as the app's JSON provider writes it."""
         return (self.app.json.dumps({"result": result}, **self.dump_args) + "\n").encode()
@@ -93,13 +100,15 @@ class LoopRoutes:
         """(rule, view args) of a loop-served view for this path and method, else None."""
         path = scope["path"]
         raw = scope.get("raw_path")
-        if (raw is not None and b"%" in raw) or "//" in path:
+        if scope["method"] not in self.methods or (raw is not None and b"%" in raw) \
+                or "//" in path:
             return None
-        return self.matched(path, scope["method"])
+        if len(path) > MAX_REMEMBERED_PATH:
+            return self.match(path, scope["method"])
+        return self.remembered_match(path, scope["method"])
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one per app: the map never changes)
-    def matched(self, path: str, method: str):
-        """The app's URL map's match, remembered: a worker checks in one job many times."""
+    def match(self, path: str, method: str):
+        """(rule, view args) from the app's URL map, for a loop-served view only."""
         try:
             rule, args = self.adapter.match(path, method=method, return_rule=True)
         except (HTTPException, RequestRedirect):
@@ -112,7 +121,6 @@ class LoopRoutes:
                 return None
         return rule, args
 
-    @functools.lru_cache(maxsize=256)  # noqa: B019 (one per app; its settings never change)
     def host_allowed(self, host: str | None) -> bool:
         return host_header_allowed(host, self.app.config["ALLOWED_HOSTS"])
 

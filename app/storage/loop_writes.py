@@ -126,7 +126,10 @@ class LoopWrites:
                                http_version="1.1", status=status, headers=headers)
         body = self.transport.serializers.loads(data, meta.mimetype) if data else None
         if 200 <= status < 299:
-            if headers.get("x-elastic-product", "") == "Elasticsearch" and isinstance(body, dict):
+            # As the client checks the product: until one answer of the node's carried it.
+            verified = (headers.get("x-elastic-product", "") == "Elasticsearch"
+                        or getattr(self.writer, "_verified_elasticsearch", False))
+            if verified and isinstance(body, dict):
                 return body
             raise Settled(UnsupportedProductError(
                 message="The client noticed that the server is not Elasticsearch and we do not "
