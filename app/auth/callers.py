@@ -135,40 +135,42 @@ def forwarded_needs_service_credentials(mode: str) -> bool:
 
 def check_static_credentials(mode: str) -> None:
     """AUTH_MODE=api_key or basic: the Authorization header must carry a configured credential."""
-    challenge = CHALLENGES[mode]
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    expected = "apikey" if mode == "api_key" else "basic"
-    if scheme.lower() != expected or not credentials.strip():
-        raise AuthenticationRequired(
-            f"missing authentication credentials for REST request [{request.path}]", challenge)
-    credentials = credentials.strip()
-    if mode == "api_key":
-        if not any_matches(credentials, current_app.config["AUTH_API_KEYS"]):
-            raise AuthenticationRequired(
-                "unable to authenticate with provided credentials and anonymous access is not "
-                "allowed for this request", challenge)
-        return
-    user, password = decode_basic(credentials, challenge)
-    if not basic_user_matches(user, password, current_app.config["AUTH_BASIC_USERS"]):
-        raise AuthenticationRequired(
-            f"unable to authenticate user [{user}] for REST request [{request.path}]", challenge)
+    require_static_credentials(mode, request.headers.get("Authorization", ""), request.path,
+                               current_app.config["AUTH_API_KEYS"],
+                               current_app.config["AUTH_BASIC_USERS"])
 
 
 def static_credentials_accepted(mode: str, header: str, api_keys, basic_users) -> bool:
     """Whether `check_static_credentials` lets the Authorization `header` through, decided
     without Flask (app.api.loop_routes); any refusal is left to it to answer."""
-    scheme, _, credentials = header.partition(" ")
-    credentials = credentials.strip()
-    if scheme.lower() != ("apikey" if mode == "api_key" else "basic") or not credentials:
-        return False
-    if mode == "api_key":
-        return any_matches(credentials, api_keys)
     try:
-        user, password = decode_basic(credentials, CHALLENGES["basic"])
+        require_static_credentials(mode, header, "", api_keys, basic_users)
     except AuthenticationRequired:
         return False
-    return basic_user_matches(user, password, basic_users)
+    return True
+
+
+def require_static_credentials(mode: str, header: str, path: str, api_keys,
+                               basic_users) -> None:
+    """AuthenticationRequired, as Elasticsearch words it for `path`, unless `header` carries one
+    of `api_keys` (AUTH_MODE=api_key) or of `basic_users` (basic)."""
+    challenge = CHALLENGES[mode]
+    scheme, _, credentials = header.partition(" ")
+    expected = "apikey" if mode == "api_key" else "basic"
+    if scheme.lower() != expected or not credentials.strip():
+        raise AuthenticationRequired(
+            f"missing authentication credentials for REST request [{path}]", challenge)
+    credentials = credentials.strip()
+    if mode == "api_key":
+        if not any_matches(credentials, api_keys):
+            raise AuthenticationRequired(
+                "unable to authenticate with provided credentials and anonymous access is not "
+                "allowed for this request", challenge)
+        return
+    user, password = decode_basic(credentials, challenge)
+    if not basic_user_matches(user, password, basic_users):
+        raise AuthenticationRequired(
+            f"unable to authenticate user [{user}] for REST request [{path}]", challenge)
 
 
 def scraper_token_matches(header: str) -> bool:

@@ -128,10 +128,9 @@ class SecurityState:
 
     def enabled(self) -> bool:
         """StorageUnavailable when the cluster cannot be asked."""
-        with self._lock:
-            fresh = self.clock() - self._asked_at < SECURITY_OFF_RECHECK_SECONDS
-            if self._enabled or (self._enabled is False and fresh):
-                return self._enabled
+        known = self.known()
+        if known is not None:
+            return known
         enabled = self.security.security_enabled()
         with self._lock:
             self._enabled, self._asked_at = enabled, self.clock()

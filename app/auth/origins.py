@@ -52,7 +52,7 @@ def is_same_origin(origin: str) -> bool:
         return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    return (host_allowed(parts.hostname)
+    return (host_allowed(parts.hostname, current_app.config["ALLOWED_HOSTS"])
             and parts.netloc.lower() == request.headers.get("Host", "").lower())
 
 
@@ -109,7 +109,7 @@ def allow_origin(response: Response) -> Response:
     return response
 
 
-def host_allowed(hostname: str, allowed_hosts: list[str] | None = None) -> bool:
+def host_allowed(hostname: str, allowed_hosts: list[str]) -> bool:
     """Whether the service answers requests sent to `hostname`.
 
     A DNS-rebinding page reaches the service under the attacker's own name, which the browser
@@ -125,8 +125,6 @@ def host_allowed(hostname: str, allowed_hosts: list[str] | None = None) -> bool:
         pass
     if hostname == "localhost":
         return True
-    if allowed_hosts is None:
-        allowed_hosts = current_app.config["ALLOWED_HOSTS"]
     for allowed in allowed_hosts:
         if allowed == "*" or hostname == allowed or (
                 allowed.startswith(".") and (hostname.endswith(allowed) or hostname == allowed[1:])):

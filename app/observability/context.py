@@ -61,13 +61,11 @@ class RequestContext:
 @dataclass
 class SettledWrite:
     """An update of (`index`, `doc_id`) that was sent: `failure` is what the client would have
-    raised for its outcome; `judged` and `partial` what it was judged on and wrote."""
+    raised for its outcome, carrying `sent`, the version judged and the partial written."""
 
     index: str
     doc_id: str
     failure: Exception
-    judged: object
-    partial: dict
 
 
 def take_settled_write(index: str, doc_id: str) -> SettledWrite | None:

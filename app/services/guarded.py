@@ -108,7 +108,8 @@ async def guarded_update_on_loop(store: Storage, index: str, doc_id: str,
             index, doc_id, partial, seq_no=remembered.seq_no,
             primary_term=remembered.primary_term, observed=observed)
     except Settled as settled:
-        observed.settled_write = SettledWrite(index, doc_id, settled.failure, remembered, partial)
+        settled.failure.sent = (remembered, partial)  # for `guarded_update`'s `attempted`
+        observed.settled_write = SettledWrite(index, doc_id, settled.failure)
         return None
     if answer is None:
         return None

@@ -185,7 +185,6 @@ class Storage:
         def send():
             settled = context.take_settled_write(index, doc_id)
             if settled is not None:  # sent already, from the event loop: meet its outcome
-                settled.failure.sent = (settled.judged, settled.partial)
                 raise settled.failure
             return self.writer.update(
                 index=index, id=doc_id, doc=partial, if_seq_no=seq_no,
