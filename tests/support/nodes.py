@@ -99,6 +99,12 @@ def docker_engine_answers() -> bool:
         client.close()
 
 
+# How often a node's first start tries another HTTP port when its own was taken meanwhile, and
+# the frame Elasticsearch's log shows when it could not bind it.
+HTTP_PORT_ATTEMPTS = 3
+HTTP_BIND_FAILED = "Netty4HttpServerTransport.bind"
+
+
 class LocalNode:
     """One node of the local distribution, started by scripts/start-elasticsearch on ports
     nobody else uses, its data, logs and pid file in a folder of its own.
@@ -123,6 +129,7 @@ class LocalNode:
             "ES_TRANSPORT_PORT": str(self.transport_port), "ES_RUN_DIR": str(self.run_dir),
             "ES_HEAP": heap, "ES_REUSE_RUNNING": "no", **(environment or {})}
         self.url = f"http://127.0.0.1:{self.http_port}"
+        self.started = False
 
     def _script(self, name: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
         return subprocess.run([str(REPO_ROOT / "scripts" / name), *args],
@@ -136,11 +143,23 @@ class LocalNode:
             raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{result.stderr[-3000:]}")
 
     def start(self) -> str:
-        """Starts the node (installing the distribution first if needed); returns its URL."""
+        """Starts the node (installing the distribution first if needed); returns its URL.
+
+        The HTTP port was free when it was chosen, but any outgoing connection of the machine
+        may take it as its own before the node binds it: on its first start a node that could
+        not bind its HTTP port starts again on another (no one has its URL yet). Its transport
+        port stays: the other nodes of a cluster already name it."""
         args = [arg for name, value in self.settings.items() for arg in ("-E", f"{name}={value}")]
-        result = self._script("start-elasticsearch", *args, timeout=900)
+        for _ in range(HTTP_PORT_ATTEMPTS if not self.started else 1):
+            result = self._script("start-elasticsearch", *args, timeout=900)
+            if result.returncode == 0 or HTTP_BIND_FAILED not in self.log_tail():
+                break
+            self.http_port = free_port()
+            self.environment["ES_HTTP_PORT"] = str(self.http_port)
+            self.url = f"http://127.0.0.1:{self.http_port}"
         if result.returncode != 0:
             raise RuntimeError(f"{HOW_TO_GET_A_NODE}\n{result.stderr[-3000:]}{self.log_tail()}")
+        self.started = True
         return self.url
 
     def log_tail(self, characters: int = 3000) -> str:
