@@ -18,6 +18,8 @@ from prometheus_client.metrics_core import Metric
 from app.observability.shared_dir import shared_directory
 
 NAMESPACE = "connector_service"
+# A multiprocess file starts with its used length and padding (prometheus_client.mmap_dict).
+FILE_HEADER_BYTES = 8
 # Seconds: from a cached heartbeat (a few ms) to a forwarded _bulk (FORWARD_REQUEST_TIMEOUT).
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120)
 
@@ -87,8 +89,7 @@ class Collected:
         if directory is None:
             yield from REGISTRY.collect()
         else:
-            forget_dead_workers(directory)
-            yield from multiprocess.MultiProcessCollector(None, path=str(directory)).collect()
+            yield from worker_metrics(directory)
         for collector in self.extra:
             yield from collector.collect()
 
@@ -99,9 +100,28 @@ def exposition(accept: str | None, extra: Iterable = ()) -> tuple[bytes, str]:
     return encoder(Collected(extra)), content_type
 
 
+def worker_metrics(directory: Path, alive: Callable[[int], bool] | None = None) -> Iterable[Metric]:
+    """Every worker's metrics, merged from the files in `directory`.
+
+    Workers come and go while a scrape reads: a replacement's file is empty for a moment after
+    it is created (prometheus_client sizes it next), so one shorter than its header is passed
+    over; a dead worker's live gauges may be removed by another worker's scrape meanwhile."""
+    forget_dead_workers(directory, alive)
+    files = [str(path) for path in directory.glob("*.db") if has_header(path)]
+    return multiprocess.MultiProcessCollector.merge(files, accumulate=True)
+
+
+def has_header(path: Path) -> bool:
+    try:
+        return path.stat().st_size >= FILE_HEADER_BYTES
+    except FileNotFoundError:
+        return False
+
+
 def forget_dead_workers(directory: Path, alive: Callable[[int], bool] | None = None) -> None:
     """Drops the live gauges of worker processes that exited (granian respawns them), as
-    prometheus_client's mark_process_dead does; their counters stay, so totals never drop."""
+    prometheus_client's mark_process_dead does; their counters stay, so totals never drop.
+    Two workers' scrapes may both find a file: the second finds it gone, which is no error."""
     alive = alive or process_alive
     for path in directory.glob("gauge_live*_*.db"):
         try:
@@ -109,7 +129,7 @@ def forget_dead_workers(directory: Path, alive: Callable[[int], bool] | None = N
         except ValueError:
             continue
         if not alive(pid):
-            multiprocess.mark_process_dead(pid, str(directory))
+            path.unlink(missing_ok=True)
 
 
 def process_alive(pid: int) -> bool:
