@@ -41,9 +41,9 @@ class RequestContext:
     # Where the app ran it: "event_loop" for a route served there (app.api.loop_routes), else
     # "app_thread".
     served_on: str = "app_thread"
-    # An update already sent from the event loop and not answered 2xx, for the thread path's
-    # guarded update to meet in place of its own first send (app.storage.loop_writes).
-    settled_write: "SettledWrite | None" = None
+    # Calls already sent from the event loop whose outcome the thread path must meet in place
+    # of its own first send (app.storage.loop_writes), by (kind, index, document id).
+    settled: "dict[tuple[str, str, str], SettledCall] | None" = None
 
     def elasticsearch_headers(self) -> dict[str, str]:
         """Headers every Elasticsearch call of this request carries: the caller's X-Opaque-Id
@@ -57,25 +57,30 @@ class RequestContext:
         self.es_calls += 1
         self.es_seconds += seconds
 
+    def settle(self, kind: str, index: str, doc_id: str, *, answer: dict | None = None,
+               failure: Exception | None = None) -> None:
+        """Leaves the outcome of a `kind` ("get", "update") call of (`index`, `doc_id`) made on
+        the event loop for the thread path's first such call (`take_settled`)."""
+        if self.settled is None:
+            self.settled = {}
+        self.settled[(kind, index, doc_id)] = SettledCall(answer, failure)
+
 
 @dataclass
-class SettledWrite:
-    """An update of (`index`, `doc_id`) that was sent: `failure` is what the client would have
-    raised for its outcome, carrying `sent`, the version judged and the partial written."""
+class SettledCall:
+    """A call already made: its 2xx `answer`, or `failure`, what the client would have raised
+    (for an update, carrying `sent`: the version judged and the partial written)."""
 
-    index: str
-    doc_id: str
-    failure: Exception
+    answer: dict | None
+    failure: Exception | None
 
 
-def take_settled_write(index: str, doc_id: str) -> SettledWrite | None:
-    """The current request's settled update of this document, once."""
+def take_settled(kind: str, index: str, doc_id: str) -> SettledCall | None:
+    """The current request's settled `kind` call of this document, once."""
     request = _current.get()
-    settled = request.settled_write if request is not None else None
-    if settled is None or (settled.index, settled.doc_id) != (index, doc_id):
+    if request is None or not request.settled:
         return None
-    request.settled_write = None
-    return settled
+    return request.settled.pop((kind, index, doc_id), None)
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("connector_service_request", default=None)

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from app.domain.partial_update import merged
 from app.exceptions import TooManyConflicts
 from app.observability import metrics
-from app.observability.context import SettledWrite
 from app.services.bounds import adds_objects, require_room
 from app.storage import (
     DocumentMissing,
@@ -87,36 +86,58 @@ def guarded_update(store: Storage, index: str, doc_id: str,
 
 async def guarded_update_on_loop(store: Storage, index: str, doc_id: str,
                                  change: Callable[[dict], dict], observed) -> StoredDoc | None:
-    """`guarded_update`'s first attempt, sent from the event loop (app.storage.loop_writes), for
-    a document this process remembers: the write's result, or None to leave the request to
-    the thread path, which then runs `guarded_update` as ever.
+    """`guarded_update`'s first attempt, sent from the event loop (app.storage.loop_writes): the
+    write's result, or None to leave the request to the thread path, which then runs
+    `guarded_update` as ever.
 
-    None when the document is not remembered or `change` refuses it (the refusal is answered
-    only once the stored document says so), when the write reached no node, and when it was
-    answered anything but 2xx or not at all: that outcome is settled on the request
-    (`observed.settled_write`) for the thread path's first write to meet instead of sending.
+    The change is judged on the version this process remembers, else on the document read from
+    the loop. None when `change` refuses it (a remembered version's refusal is answered only
+    once the stored document says so), when a call reached no node, and when one was answered
+    anything but 2xx or not at all. Every call sent is settled on the request
+    (`observed.settle`) for the thread path to meet instead of sending it again: the read's
+    answer, and the update's outcome as the exception the client would have raised.
     """
-    remembered = store.recent.get(index, doc_id)
-    if remembered is None or not store.layout.ready or not store.loop_writes.usable():
+    if not store.layout.ready or not store.loop_writes.usable():
         return None
+    judged, read = store.recent.get(index, doc_id), None
+    if judged is None:
+        read = await read_on_loop(store, index, doc_id, observed)
+        if read is None:
+            return None
+        judged = StoredDoc(doc_id, read["_source"], read["_seq_no"], read["_primary_term"])
     try:
-        partial, after = judge(store, index, remembered, change)
-    except Exception:
-        return None
-    try:
+        partial, after = judge(store, index, judged, change)
         answer = await store.loop_writes.update(
-            index, doc_id, partial, seq_no=remembered.seq_no,
-            primary_term=remembered.primary_term, observed=observed)
+            index, doc_id, partial, seq_no=judged.seq_no, primary_term=judged.primary_term,
+            observed=observed)
     except Settled as settled:
-        settled.failure.sent = (remembered, partial)  # for `guarded_update`'s `attempted`
-        observed.settled_write = SettledWrite(index, doc_id, settled.failure)
-        return None
+        settled.failure.sent = (judged, partial)  # for `guarded_update`'s `attempted`
+        observed.settle("update", index, doc_id, failure=settled.failure)
+        answer = None
+    except Exception:  # refused: answered by the thread path
+        answer = None
     if answer is None:
+        if read is not None:
+            observed.settle("get", index, doc_id, answer=read)
         return None
     store.recent.remember(index, StoredDoc(doc_id, after, answer["_seq_no"],
                                            answer["_primary_term"]))
     return StoredDoc(doc_id, partial, answer["_seq_no"], answer["_primary_term"],
                      answer["result"])
+
+
+async def read_on_loop(store: Storage, index: str, doc_id: str, observed) -> dict | None:
+    """The document's GET answer, read from the event loop; None for the thread path to read.
+    A missing document and a read that timed out are settled on the request: the thread path's
+    read meets them and answers as it would have (404, 503)."""
+    try:
+        answer = await store.loop_writes.get(index, doc_id, observed=observed)
+    except Settled as settled:
+        observed.settle("get", index, doc_id, failure=settled.failure)
+        return None
+    if answer is None or not {"_source", "_seq_no", "_primary_term"} <= answer.keys():
+        return None
+    return answer
 
 
 def judge_latest(store: Storage, index: str, doc: StoredDoc, change: Callable[[dict], dict],

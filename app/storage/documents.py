@@ -122,7 +122,13 @@ class Storage:
         self._check_ready()
         try:
             with translated_errors():
-                resp = self.client.get(index=index, id=doc_id)
+                settled = context.take_settled("get", index, doc_id)
+                if settled is None:
+                    resp = self.client.get(index=index, id=doc_id)
+                elif settled.failure is not None:  # read on the event loop: meet its outcome
+                    raise settled.failure
+                else:
+                    resp = settled.answer
         except (DocumentMissing, IndexMissing):
             self.recent.forget(index, doc_id)
             return None
@@ -183,7 +189,7 @@ class Storage:
         returned StoredDoc carries the new tokens and only the partial source.
         """
         def send():
-            settled = context.take_settled_write(index, doc_id)
+            settled = context.take_settled("update", index, doc_id)
             if settled is not None:  # sent already, from the event loop: meet its outcome
                 raise settled.failure
             return self.writer.update(

@@ -1,15 +1,17 @@
-"""A guarded partial update sent from the event loop, for the worker's heartbeat.
+"""A guarded partial update, and the read before it, sent from the event loop for the
+worker's heartbeat.
 
 A heartbeat served on an app thread spends most of its CPU on the hand-off to the thread, on
 Flask's request machinery and on a thread blocked on the node's answer (docs/benchmark.md, "The
 change of shape, priced"). Here one update is written and its answer read over asyncio
 connections of this module's own, to a node the client's node pool chooses, with the request
-the client would send (its headers, credentials, request ids and timeout).
+the client would send (its headers, credentials, request ids and timeout). A job this process
+does not remember is read first the same way (`get`).
 
-What happens to an update that was sent and not answered 2xx is not decided here: the answer,
-or the loss of it, is built into the exception the client would have raised and handed to the
-request's thread path (`context.RequestContext.settled_write`), whose guarded update meets it
-in place of its own first send (`Storage.update`). So a conflict, a missing document, an
+What happens to a call that was sent and not answered 2xx is not decided here: the answer, or
+the loss of it, is built into the exception the client would have raised, for the request's
+thread path to meet (`context.RequestContext.settle`) in place of its own first send of that
+call (`Storage.update`, `Storage.get`). So a conflict, a missing document, an
 Elasticsearch error or a lost answer takes exactly the path it takes today, with the write
 that was really sent remembered for the check of whether a lost write landed. A request that
 could not be sent whole has reached no node: it is left to the thread path, which sends it.
@@ -25,7 +27,13 @@ import time
 
 from elastic_transport import ApiResponseMeta, HttpHeaders
 from elastic_transport._transport import NOT_DEAD_NODE_HTTP_STATUSES
-from elasticsearch import ApiError, ConnectionTimeout, UnsupportedProductError, __versionstr__
+from elasticsearch import (
+    ApiError,
+    ConnectionTimeout,
+    NotFoundError,
+    UnsupportedProductError,
+    __versionstr__,
+)
 from elasticsearch._sync.client.utils import _quote
 from elasticsearch.exceptions import HTTP_EXCEPTIONS
 
@@ -63,6 +71,8 @@ class LoopWrites:
         if self.transport.meta_header:
             self.headers["x-elastic-client-meta"] = ",".join(
                 f"{k}={v}" for k, v in self.transport._transport_client_meta)
+        self.bodyless_headers = {name: value for name, value in self.headers.items()
+                                 if name != "content-type"}
         timeout = writer._request_timeout
         self.timeout = timeout if isinstance(timeout, (int, float)) else None
         # The serializer the client picks for its own media type, looked up once.
@@ -80,17 +90,39 @@ class LoopWrites:
         """The update's answer (a 2xx body), as `Storage.writer.update(..., refresh=False,
         require_alias=True)` sends it; None when it reached no node. Any other outcome raises
         `Settled` with what the client would have raised (module docstring)."""
-        node = self.transport.node_pool.get()
         # As elasticsearch-py's update() writes its target (_quote, _quote_query), in its order.
         target = (f"/{_quote(index)}/_update/{_quote(doc_id)}?if_primary_term={primary_term}"
                   f"&if_seq_no={seq_no}&refresh=false&require_alias=true")
-        headers = {**node._headers, **self.headers, **observed.elasticsearch_headers()}
-        body = self.serializer.dumps({"doc": partial})
-        request = encode_request("POST", target, node._host_header, headers, body)
+        return await self._call("update", "POST", target, self.serializer.dumps({"doc": partial}),
+                                observed)
+
+    async def get(self, index: str, doc_id: str, *, observed) -> dict | None:
+        """The document as `Storage.client.get(index=..., id=...)` reads it (a 2xx body).
+
+        A missing document and a read that timed out raise `Settled`: the client answers them
+        once, from no other node. Anything else that is not 2xx is None, as is a request that
+        reached no node: the thread path reads as the client reads, retries included."""
+        try:
+            return await self._call("get", "GET", f"/{_quote(index)}/_doc/{_quote(doc_id)}",
+                                    None, observed)
+        except Settled as settled:
+            failure = settled.failure
+            if isinstance(failure, NotFoundError) or (
+                    isinstance(failure, ConnectionTimeout) and not isinstance(failure, AnswerLost)):
+                raise
+            return None  # a lost answer included: a read is safe to send again
+
+    async def _call(self, kind: str, method: str, target: str, body: bytes | None,
+                    observed) -> dict | None:
+        node = self.transport.node_pool.get()
+        # The client sends a Content-Type only with a body.
+        own = self.headers if body is not None else self.bodyless_headers
+        headers = {**node._headers, **own, **observed.elasticsearch_headers()}
+        request = encode_request(method, target, node._host_header, headers, body)
         started, status, sent = time.perf_counter(), "unavailable", True
         try:
             try:
-                answer = await self._exchange(node, request)
+                answer = await self._exchange(node, request, method)
             except NotSent:
                 sent = False  # counted by the thread path, which sends it
                 return None
@@ -100,7 +132,7 @@ class LoopWrites:
                                                 errors=(err,))) from None
             except (OSError, ProtocolError, EOFError) as err:
                 self.transport.node_pool.mark_dead(node)
-                raise Settled(AnswerLost(f"the answer to POST {target} was lost: {err!r}",
+                raise Settled(AnswerLost(f"the answer to {method} {target} was lost: {err!r}",
                                          errors=(err,))) from None
             code, response_headers, data = answer
             status = str(code)
@@ -112,7 +144,7 @@ class LoopWrites:
         finally:
             if sent:
                 seconds = time.perf_counter() - started
-                metrics.record_elasticsearch_call("update", status, seconds)
+                metrics.record_elasticsearch_call(kind, status, seconds)
                 observed.count_call(seconds)
 
     def _outcome(self, node, status: int, headers: HttpHeaders, data: bytes,
@@ -141,7 +173,8 @@ class LoopWrites:
             message = error["type"] if isinstance(error, dict) and "type" in error else error
         raise Settled(HTTP_EXCEPTIONS.get(status, ApiError)(message=message, meta=meta, body=body))
 
-    async def _exchange(self, node, request: bytes) -> tuple[int, HttpHeaders, bytes]:
+    async def _exchange(self, node, request: bytes,
+                        method: str) -> tuple[int, HttpHeaders, bytes]:
         """(status, headers, body) of the answer. NotSent when the request never left whole
         (a pooled connection the node closed while idle is replaced once, as wire.py does)."""
         key = node.base_url
@@ -175,7 +208,7 @@ class LoopWrites:
                 raise NotSent(str(err)) from err
             try:
                 async with asyncio.timeout(self.timeout):
-                    status, headers, data, keep = await read_answer(reader)
+                    status, headers, data, keep = await read_answer(reader, method)
             except BaseException:
                 self._close(key, writer)
                 raise
@@ -191,7 +224,8 @@ class LoopWrites:
         writer.close()
 
 
-async def read_answer(reader: asyncio.StreamReader) -> tuple[int, HttpHeaders, bytes, bool]:
+async def read_answer(reader: asyncio.StreamReader,
+                      method: str) -> tuple[int, HttpHeaders, bytes, bool]:
     """An answer read whole from `reader`, then parsed by wire.read_response as the thread path
     parses it (status, headers, body decoded, keep-alive)."""
     try:
@@ -216,7 +250,7 @@ async def read_answer(reader: asyncio.StreamReader) -> tuple[int, HttpHeaders, b
             raise EOFError("the answer was cut short") from err
     else:
         rest = await reader.read()
-    return read_response(io.BytesIO(head + rest), "POST")
+    return read_response(io.BytesIO(head + rest), method)
 
 
 async def read_chunks(reader: asyncio.StreamReader) -> bytes:

@@ -86,10 +86,20 @@ class Service:
         return self.http.request("GET", self.url + "/_connector_service/metrics").data.decode()
 
 
-def comparable(answer) -> tuple:
+def comparable(answer, job_id: str = "") -> tuple:
+    """Status, headers and body, with `job_id` in the body written as `<id>` (ids of the same
+    length: the answers of two jobs compare)."""
     headers = {name.lower(): value for name, value in answer.headers.items()
                if name.lower() not in PER_ANSWER | {"x-opaque-id"}}
-    return answer.status, headers, answer.data
+    body = answer.data.replace(job_id.encode(), b"<id>") if job_id else answer.data
+    return answer.status, headers, body
+
+
+def claimed_elsewhere(api, connector_id) -> str:
+    """A job claimed through another process of the service: the served one never saw it."""
+    job_id = api.new_job(connector_id)
+    api.claim(job_id, worker_hostname="worker-1")
+    return job_id
 
 
 def stored(es, job_id) -> dict:
@@ -222,19 +232,120 @@ def test_what_the_loop_cannot_answer_as_the_app_would_is_left_to_the_app(
             assert service.served_on(answer) == "app_thread"
 
 
-class Once:
-    """A fault for the first `_update` of one job only."""
+def test_a_job_claimed_elsewhere_is_read_and_written_on_the_event_loop(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        first_job, second_job = claimed_elsewhere(api, connector), claimed_elsewhere(api, connector)
+        before = stored(es, first_job)
+        on_loop = service.check_in(first_job)
+        again = service.check_in(first_job)
+        on_thread = service.check_in(second_job, query="?human=false")
+        scraped = service.metrics()
 
-    def __init__(self):
+        assert on_loop.status == 200 and json.loads(on_loop.data) == {"result": "updated"}
+        assert comparable(on_loop) == comparable(on_thread)
+        assert (service.served_on(on_loop), service.served_on(on_thread)) == (
+            "event_loop", "app_thread")
+        assert service.es_calls(on_loop) == service.es_calls(on_thread) == 2  # a read, an update
+        # Read once: the next heartbeat writes on the version the first one wrote.
+        assert service.served_on(again) == "event_loop" and service.es_calls(again) == 1
+        assert total(scraped, ES_REQUESTS, kind="get", status="200") >= 2
+    after = stored(es, first_job)
+    assert after["_version"] == before["_version"] + 2  # two heartbeats, one write each
+    assert {key: value for key, value in after["_source"].items() if key != "last_seen"} \
+        == {key: value for key, value in before["_source"].items() if key != "last_seen"}
+
+
+def test_a_heartbeat_for_a_job_never_created_is_a_404_after_one_read(
+        elasticsearch_url, tmp_path, api, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        first = service.check_in("no-such-job")
+        again = service.check_in("no-such-job", query="?human=false")
+
+        assert first.status == 404
+        assert json.loads(first.data)["error"] == {
+            "root_cause": [{"type": "resource_not_found_exception",
+                            "reason": "connector sync job [no-such-job] not found"}],
+            "type": "resource_not_found_exception",
+            "reason": "connector sync job [no-such-job] not found"}
+        assert comparable(first) == comparable(again)
+        assert service.served_on(first) == "app_thread"
+        assert service.es_calls(first) == service.es_calls(again) == 1  # the read, met once
+
+
+def test_a_heartbeat_of_a_job_closed_elsewhere_is_refused_after_one_read(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        first_job, second_job = claimed_elsewhere(api, connector), claimed_elsewhere(api, connector)
+        api.set_error(first_job)
+        api.set_error(second_job)
+        version = stored(es, first_job)["_seq_no"]
+        refused = service.check_in(first_job)
+        on_thread = service.check_in(second_job, query="?human=false")
+
+        assert refused.status == 400
+        assert json.loads(refused.data)["error"]["type"] == "status_exception"
+        assert comparable(refused, first_job) == comparable(on_thread, second_job)
+        assert service.served_on(refused) == "app_thread"
+        assert service.es_calls(refused) == service.es_calls(on_thread) == 1  # the read, met once
+    assert stored(es, first_job)["_seq_no"] == version  # nothing written
+
+
+def test_a_job_changed_between_the_loops_read_and_its_write_keeps_the_other_change(
+        elasticsearch_url, tmp_path, api, es, connector):
+    job_id = None
+
+    def another_writer_first(method, target) -> bool:
+        """Before the heartbeat's update reaches the node, another writer changes the job."""
+        if method == "POST" and f"/_update/{job_id}?" in target and not changed:
+            changed.append(es.update(index=SYNC_JOBS_INDEX, id=job_id,
+                                     doc={"metadata": {"by": "other"}}))
+        return False
+
+    changed = []
+    with FaultyRelay(elasticsearch_url, drop_request=another_writer_first) as relay, \
+            served(relay.url, tmp_path) as service:
+        job_id = claimed_elsewhere(api, connector)
+        before = stored(es, job_id)
+        answer = service.check_in(job_id)
+        scraped = service.metrics()
+
+        assert changed and answer.status == 200
+        assert json.loads(answer.data) == {"result": "updated"}
+        # The loop's read and conflicting update, then the app's read and update.
+        assert service.served_on(answer) == "app_thread"
+        assert len(reads_of(relay, job_id)) == 2 and len(updates_of(relay, job_id)) == 2
+        assert service.es_calls(answer) == 4
+        assert total(scraped, CONFLICTS, index=SYNC_JOBS_INDEX) == 1
+    after = stored(es, job_id)
+    assert after["_seq_no"] == before["_seq_no"] + 2  # the other writer's, the heartbeat's
+    assert after["_source"]["metadata"] == {"by": "other"}
+    assert after["_source"]["last_seen"] > before["_source"]["last_seen"]
+
+
+class Once:
+    """A fault for the first `_update` (or `read`: the first GET) of one job only."""
+
+    def __init__(self, read=False):
         self.job_id = None
         self.fired = False
+        self.read = read
 
     def __call__(self, method, target) -> bool:
-        if self.fired or self.job_id is None or not (
-                method == "POST" and f"/_update/{self.job_id}?" in target):
+        if self.fired or self.job_id is None or not self.strikes(method, target):
             return False
         self.fired = True
         return True
+
+    def strikes(self, method, target) -> bool:
+        if self.read:
+            return method == "GET" and target.endswith(f"/_doc/{self.job_id}")
+        return method == "POST" and f"/_update/{self.job_id}?" in target
+
+
+def reads_of(relay, job_id) -> list[str]:
+    return [target for method, target in relay.requests
+            if method == "GET" and target.endswith(f"/_doc/{job_id}")]
 
 
 def updates_of(relay, job_id) -> list[str]:
@@ -243,14 +354,16 @@ def updates_of(relay, job_id) -> list[str]:
 
 
 @contextmanager
-def faulted(elasticsearch_url, tmp_path, api, es, connector, fault: str, env=None, **options):
+def faulted(elasticsearch_url, tmp_path, api, es, connector, fault: str, env=None, cold=False,
+            **options):
     """The service in front of a FaultyRelay whose `fault` (lose_answer, repeat, drop_request)
     strikes the first heartbeat of a job the service claimed: (relay, service, job, its version
-    before the heartbeat)."""
-    once = Once()
+    before the heartbeat). With `cold`, the job was claimed elsewhere and the fault strikes the
+    service's first read of it."""
+    once = Once(read=cold)
     with FaultyRelay(elasticsearch_url, **{fault: once}, **options) as relay, \
             served(relay.url, tmp_path, env=env) as service:
-        job_id = service.claimed_job(api, connector)
+        job_id = claimed_elsewhere(api, connector) if cold else service.claimed_job(api, connector)
         before = stored(es, job_id)
         once.job_id = job_id
         yield relay, service, job_id, before
@@ -309,3 +422,32 @@ def test_a_heartbeat_whose_answer_never_came_in_time_is_a_503(
         assert error["type"] == "service_unavailable_exception"
         assert error["reason"] == "Elasticsearch is unavailable: ConnectionTimeout"
         assert service.es_calls(answer) == 1  # the update: a timeout is never sent again
+
+
+def test_a_read_whose_answer_was_lost_is_read_again_by_the_app(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with faulted(elasticsearch_url, tmp_path, api, es, connector, "lose_answer", cold=True) as (
+            relay, service, job_id, before):
+        answer = service.check_in(job_id)
+
+        assert relay.lost and relay.lost[0][0] == "GET"
+        assert answer.status == 200 and json.loads(answer.data) == {"result": "updated"}
+        assert service.served_on(answer) == "app_thread"
+        assert len(reads_of(relay, job_id)) == 2 and len(updates_of(relay, job_id)) == 1
+    assert stored(es, job_id)["_seq_no"] == before["_seq_no"] + 1
+
+
+def test_a_read_whose_answer_never_came_in_time_is_a_503(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with faulted(elasticsearch_url, tmp_path, api, es, connector, "lose_answer", cold=True,
+                 env={"ELASTICSEARCH_REQUEST_TIMEOUT": "1"}, hold_seconds=4) as (
+            relay, service, job_id, before):
+        answer = service.check_in(job_id)
+
+        assert relay.lost and relay.lost[0][0] == "GET"
+        assert answer.status == 503
+        assert json.loads(answer.data)["error"]["reason"] == \
+            "Elasticsearch is unavailable: ConnectionTimeout"
+        assert service.es_calls(answer) == 1  # the read: a timeout is never sent again
+        assert updates_of(relay, job_id) == []
+    assert stored(es, job_id)["_seq_no"] == before["_seq_no"]
