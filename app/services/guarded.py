@@ -105,17 +105,19 @@ async def guarded_update_on_loop(store: Storage, index: str, doc_id: str,
         if read is None:
             return None
         judged = StoredDoc(doc_id, read["_source"], read["_seq_no"], read["_primary_term"])
+    answer = None
     try:
         partial, after = judge(store, index, judged, change)
-        answer = await store.loop_writes.update(
-            index, doc_id, partial, seq_no=judged.seq_no, primary_term=judged.primary_term,
-            observed=observed)
-    except Settled as settled:
-        settled.failure.sent = (judged, partial)  # for `guarded_update`'s `attempted`
-        observed.settle("update", index, doc_id, failure=settled.failure)
-        answer = None
-    except Exception:  # refused: answered by the thread path
-        answer = None
+    except Exception:  # refused: the thread path answers it
+        pass
+    else:
+        try:
+            answer = await store.loop_writes.update(
+                index, doc_id, partial, seq_no=judged.seq_no, primary_term=judged.primary_term,
+                observed=observed)
+        except Settled as settled:
+            settled.failure.sent = (judged, partial)  # for `guarded_update`'s `attempted`
+            observed.settle("update", index, doc_id, failure=settled.failure)
     if answer is None:
         if read is not None:
             observed.settle("get", index, doc_id, answer=read)
@@ -131,13 +133,10 @@ async def read_on_loop(store: Storage, index: str, doc_id: str, observed) -> dic
     A missing document and a read that timed out are settled on the request: the thread path's
     read meets them and answers as it would have (404, 503)."""
     try:
-        answer = await store.loop_writes.get(index, doc_id, observed=observed)
+        return await store.loop_writes.get(index, doc_id, observed=observed)
     except Settled as settled:
         observed.settle("get", index, doc_id, failure=settled.failure)
         return None
-    if answer is None or not {"_source", "_seq_no", "_primary_term"} <= answer.keys():
-        return None
-    return answer
 
 
 def judge_latest(store: Storage, index: str, doc: StoredDoc, change: Callable[[dict], dict],

@@ -46,6 +46,8 @@ CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*([^\r]*)")
 CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked")
 # Media types the client's JSON serializer reads.
 JSON_TYPES = ("application/json", "application/vnd.elasticsearch+json")
+# What a GET answer must carry to be judged and written on.
+DOCUMENT_KEYS = {"_source", "_seq_no", "_primary_term"}
 # An answer's head longer than this is not Elasticsearch's (wire.MAX_LINE per line).
 MAX_HEAD = 65536
 
@@ -97,14 +99,16 @@ class LoopWrites:
                                 observed)
 
     async def get(self, index: str, doc_id: str, *, observed) -> dict | None:
-        """The document as `Storage.client.get(index=..., id=...)` reads it (a 2xx body).
+        """The document as `Storage.client.get(index=..., id=...)` reads it (a 2xx body with
+        its `_source` and version tokens).
 
         A missing document and a read that timed out raise `Settled`: the client answers them
-        once, from no other node. Anything else that is not 2xx is None, as is a request that
-        reached no node: the thread path reads as the client reads, retries included."""
+        once, from no other node. Anything else is None, as is a request that reached no node:
+        the thread path reads as the client reads, retries included."""
         try:
-            return await self._call("get", "GET", f"/{_quote(index)}/_doc/{_quote(doc_id)}",
-                                    None, observed)
+            answer = await self._call("get", "GET", f"/{_quote(index)}/_doc/{_quote(doc_id)}",
+                                      None, observed)
+            return answer if answer is not None and DOCUMENT_KEYS <= answer.keys() else None
         except Settled as settled:
             failure = settled.failure
             if isinstance(failure, NotFoundError) or (
