@@ -1,29 +1,35 @@
-"""The worker's heartbeat served on the front's event loop, declared on its view in the
-blueprint (`@on_event_loop(handler)`).
+"""The worker's heartbeats (`_check_in`, and `_stats`, the connectors framework's) served on the
+front's event loop, declared on their views in the blueprint (`@on_event_loop(handler)`).
 
 On an app thread a heartbeat pays for the hand-off to the thread, Flask's request machinery and
 a thread blocked on the node (docs/benchmark.md, "The change of shape, priced"). The front asks
-`LoopRoutes.serve` first, for a request with no body; it answers only a request that the app
-would answer 200 with nothing more than its route: no query string (so no `pretty`,
-`filter_path` or unknown parameter), no `Origin` (no CORS or cross-origin check), a `Host` the
-service answers to, a path without percent-escapes whose ids Elasticsearch accepts, and a
-caller the auth mode lets through without asking the cluster (AUTH_MODE=none, or a key or user
-of AUTH_API_KEYS or AUTH_BASIC_USERS). Its answer is the one the app gives: the route's JSON
-through the app's own JSON provider, and the app's headers. Anything else, and anything the
-handler does not answer itself (it returns None), runs on the thread path as before, so every
-refusal and error keeps the app's answer.
+`LoopRoutes.serve` first, for a request whose body it holds whole; it answers only a request
+that the app would answer 200 with nothing more than its route: no query string (so no
+`pretty`, `filter_path` or unknown parameter), no `Origin` (no CORS or cross-origin check), a
+`Host` the service answers to, a path without percent-escapes whose ids Elasticsearch accepts,
+a caller the auth mode lets through without asking the cluster (AUTH_MODE=none, or a key or
+user of AUTH_API_KEYS or AUTH_BASIC_USERS), and a body as the view's `@rest` contract takes it:
+none for a route without a body schema; for one with, a JSON body (one JSON Content-Type, no
+Content-Encoding, within MAX_BODY_BYTES, not nested deep enough to need walking) that the
+schema loads as it stands. Its answer is the one the app gives: the route's JSON through the
+app's own JSON provider, and the app's headers. Anything else, and anything the handler does
+not answer itself (it returns None), runs on the thread path as before, so every refusal and
+error keeps the app's answer.
 """
-
 import functools
 
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_options_header
 from werkzeug.routing import RequestRedirect
 
 from app.api.limits import MAX_ID_BYTES
+from app.api.requests import JSON_MEDIA_TYPES, may_nest_too_deep, parse_json
 from app.auth.callers import static_credentials_accepted
 from app.auth.modes import STATIC_MODES
 from app.auth.origins import host_header_allowed
+from app.exceptions import RestError
 from app.observability import requests
+from app.schemas.loading import load_body
 
 LOOP_ATTRIBUTE = "on_event_loop"
 # Paths longer than a heartbeat's with a 512-byte id are matched but not remembered, so that
@@ -33,7 +39,8 @@ MAX_REMEMBERED_PATH = 1024
 
 def on_event_loop(handler):
     """Declares that `handler(store, observed, **view_args)`, a coroutine function returning the
-    route's `result` or None, may answer the view's requests on the event loop."""
+    route's `result` or None, may answer the view's requests on the event loop. A view whose
+    `@rest` contract takes a body gets it loaded, as `body=`."""
 
     def declare(view):
         setattr(view, LOOP_ATTRIBUTE, handler)
@@ -50,6 +57,10 @@ class LoopRoutes:
         self.handlers = {endpoint: getattr(view, LOOP_ATTRIBUTE)
                          for endpoint, view in app.view_functions.items()
                          if hasattr(view, LOOP_ATTRIBUTE)}
+        # The body schema of each such view's `@rest` contract (None: it takes no body).
+        self.body_schemas = {endpoint: getattr(app.view_functions[endpoint], "rest_contract",
+                                               {}).get("body")
+                             for endpoint in self.handlers}
         # Only the methods the views declare are matched at all (not the OPTIONS and HEAD
         # that Flask answers by itself): every other request goes straight on.
         self.methods = {method for rule in app.url_map.iter_rules()
@@ -67,14 +78,23 @@ class LoopRoutes:
         self.dump_args = ({"indent": 2} if (compact is None and app.debug) or compact is False
                           else {"separators": (",", ":")})
 
-    async def serve(self, scope, observed) -> tuple[int, list, bytes] | None:
-        """(status, headers, body) of the answer, or None for the thread path."""
+    async def serve(self, scope, observed, body: bytes = b"") -> tuple[int, list, bytes] | None:
+        """(status, headers, body) of the answer to a request whose body (`body`) arrived
+        whole, or None for the thread path."""
         if scope.get("query_string"):
             return None
         match = self.route(scope)
         if match is None or not self.lets_through(scope["headers"]):
             return None
         rule, args = match
+        schema = self.body_schemas[rule.endpoint]
+        if schema is not None:
+            loaded = self.loaded_body(schema, scope["headers"], body)
+            if loaded is None:
+                return None
+            args = {**args, "body": loaded}  # not in the remembered match
+        elif body:
+            return None
         handler = self.handlers[rule.endpoint]
         store = self.app.extensions.get("connector_storage")
         if store is None:
@@ -120,6 +140,31 @@ class LoopRoutes:
                     value.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES):
                 return None
         return rule, args
+
+    def loaded_body(self, schema, headers, raw: bytes) -> dict | None:
+        """The body as the view's `@rest(body=schema)` loads it, or None for the thread path:
+        absent, compressed, not declared JSON, too large, too deeply nested, or refused."""
+        limit = self.app.config.get("MAX_CONTENT_LENGTH")
+        if not raw.strip() or (limit and len(raw) > limit) or may_nest_too_deep(raw):
+            return None
+        content_types = []
+        for name, value in headers:
+            if name == b"content-encoding":
+                return None
+            if name == b"content-type":
+                content_types.append(value)
+        if len(content_types) != 1 or self.media_type(content_types[0]) not in JSON_MEDIA_TYPES:
+            return None
+        try:
+            return load_body(schema, parse_json(raw))
+        except RestError:
+            return None
+
+    @staticmethod
+    @functools.lru_cache(maxsize=16)
+    def media_type(content_type: bytes) -> str:
+        """As werkzeug's `request.mimetype` reads the header."""
+        return parse_options_header(content_type.decode("latin-1"))[0].lower()
 
     def host_allowed(self, host: str | None) -> bool:
         return host_header_allowed(host, self.app.config["ALLOWED_HOSTS"])

@@ -87,6 +87,11 @@ def json_body():
     if request.mimetype not in JSON_MEDIA_TYPES:
         raise UnsupportedMediaType(
             f"Content-Type header [{request.content_type or ''}] is not supported")
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes):
+    """A JSON body as Elasticsearch's parser reads it, within MAX_NESTING_DEPTH."""
     try:
         data = json.loads(raw)
     except RecursionError:
@@ -94,11 +99,15 @@ def json_body():
     except (ValueError, UnicodeDecodeError) as err:
         raise ParseFailed(f"Failed to parse the request body as JSON: {err}") from None
     # Only a body with that many brackets can be nested that deep: most are never walked.
-    if raw.count(b"[") + raw.count(b"{") > MAX_NESTING_DEPTH:
+    if may_nest_too_deep(raw):
         depth = nesting_depth(data, MAX_NESTING_DEPTH)
         if depth > MAX_NESTING_DEPTH:
             raise too_deep(depth)
     return data
+
+
+def may_nest_too_deep(raw: bytes) -> bool:
+    return raw.count(b"[") + raw.count(b"{") > MAX_NESTING_DEPTH
 
 
 def nesting_depth(value, limit: int) -> int:

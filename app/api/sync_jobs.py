@@ -90,6 +90,7 @@ def set_sync_job_error(job_id: str, body):
     return jsonify(result=sync_jobs.set_error(store(), job_id, body["error"]))
 
 
+@on_event_loop(sync_jobs.set_stats_on_loop)
 @bp.put("/<job_id>/_stats")
 @rest(body=SyncJobStatsSchema())
 def set_sync_job_stats(job_id: str, body):

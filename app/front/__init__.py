@@ -46,7 +46,7 @@ class Front:
 
     def __init__(self, wsgi_app, settings: Config, tasks: Sequence = ()):
         self.app = wsgi_app
-        # Views the app lets answer on the event loop (app.api.loop_routes): the heartbeat.
+        # Views the app lets answer on the event loop (app.api.loop_routes): the heartbeats.
         self.loop_routes = LoopRoutes(wsgi_app) if hasattr(wsgi_app, "view_functions") else None
         # Background work of this process (`start()`, `stop()`): begun once the server has
         # started it, told to stop when it stops.
@@ -110,8 +110,8 @@ class Front:
                                  (refused.error_type, refused.reason))
                     await answer(send, refused, close=True, headers=requests.echo_headers(observed))
                     return
-            if self.loop_routes is not None and not body and streamed is None \
-                    and not chunked and await self.serve_on_loop(scope, send, observed):
+            if self.loop_routes is not None and streamed is None and not chunked \
+                    and await self.serve_on_loop(scope, send, observed, body):
                 return
             environ = build_environ(scope, body if streamed is None else streamed, declared)
             environ[requests.BEGUN_BY_SERVER] = observed
@@ -119,10 +119,10 @@ class Front:
         finally:
             requests.request_done(observed, log=self.access_log)
 
-    async def serve_on_loop(self, scope, send, observed) -> bool:
+    async def serve_on_loop(self, scope, send, observed, body: bytes) -> bool:
         """Whether the request was answered on the event loop (app.api.loop_routes)."""
         try:
-            served = await self.loop_routes.serve(scope, observed)
+            served = await self.loop_routes.serve(scope, observed, body)
         except Exception:
             log.exception("%s %s failed on the event loop; the app's thread answers it",
                           scope["method"], scope["path"],

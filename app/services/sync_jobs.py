@@ -135,10 +135,15 @@ def check_in(store: Storage, job_id: str) -> str:
 
 async def check_in_on_loop(store: Storage, observed, job_id: str) -> str | None:
     """check_in served on the event loop (app.api.loop_routes): its result, or None to leave
-    the request to the thread path (`guarded_update_on_loop`)."""
-    written = await guarded_update_on_loop(
-        store, SYNC_JOBS_INDEX, job_id, lambda job: job_changes.check_in(job_id, job, clock.now()),
-        observed)
+    the request to the thread path."""
+    return await _update_on_loop(store, observed, job_id,
+                                 lambda job: job_changes.check_in(job_id, job, clock.now()))
+
+
+async def _update_on_loop(store: Storage, observed, job_id: str, change) -> str | None:
+    """`_update`'s first attempt from the event loop (`guarded_update_on_loop`): the write's
+    result, or None for the thread path to run `_update` as ever."""
+    written = await guarded_update_on_loop(store, SYNC_JOBS_INDEX, job_id, change, observed)
     return written.result if written is not None else None
 
 
@@ -203,3 +208,10 @@ def set_stats(store: Storage, job_id: str, stats: dict) -> str:
     """Set the connector sync job stats; `last_seen` defaults to now."""
     return _update(store, job_id, lambda job: job_changes.set_stats(job_id, job, stats, clock.now()),
                    heartbeat=True)[1].result
+
+
+async def set_stats_on_loop(store: Storage, observed, job_id: str, body: dict) -> str | None:
+    """set_stats served on the event loop (app.api.loop_routes): the connectors framework's
+    heartbeat. Its result, or None to leave the request to the thread path."""
+    return await _update_on_loop(
+        store, observed, job_id, lambda job: job_changes.set_stats(job_id, job, body, clock.now()))

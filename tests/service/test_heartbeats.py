@@ -1,16 +1,19 @@
-"""A worker's heartbeat (`PUT _connector/_sync_job/<id>/_check_in`) on a job the serving process
-claimed is answered on the front's event loop (app.api.loop_routes), and is answered exactly as
-the app answers it on its thread: the same status, body and headers, the same access line and
-metrics, the same outcome when another writer got there first, when the job is gone or closed,
-and when the node loses the write's answer. Anything the loop cannot answer as the app would
-(a query string, an Origin, a refused caller) is answered by the app.
+"""A worker's heartbeats on a running job, `PUT _connector/_sync_job/<id>/_check_in` and
+`PUT .../_stats` (what the connectors framework sends every 10 s), are answered on the front's
+event loop (app.api.loop_routes), and are answered exactly as the app answers them on its
+thread: the same status, body and headers, the same access line and metrics, the same stored
+document, the same outcome when another writer got there first, when the job is gone or
+closed, and when the node loses the write's answer. Anything the loop cannot answer as the app
+would (a query string, an Origin, a refused caller, a body the app must decode or refuses) is
+answered by the app.
 
 Over real sockets against the service as scripts/serve runs it, one worker process; `?human`
 (a parameter every route takes, which changes nothing in this answer) sends the same heartbeat
 through the app's thread for comparison. The access line says which one answered.
 """
-
+import gzip
 import json
+import re
 import time
 from contextlib import contextmanager
 
@@ -26,6 +29,9 @@ KEY = "aGVhcnRiZWF0LWtleTpzZWNyZXQ="
 CONFLICTS = "connector_service_guarded_update_conflicts_total"
 # Headers that differ between any two answers.
 PER_ANSWER = {"date", "x-request-id"}
+# What the connectors framework sends every 10 s while a sync runs (docs/worker.md).
+STATS = {"indexed_document_count": 12, "indexed_document_volume": 3,
+         "deleted_document_count": 0, "metadata": {}}
 
 
 @contextmanager
@@ -54,6 +60,15 @@ class Service:
     def check_in(self, job_id, *, query="", headers=None):
         return self.call("PUT", f"/_connector/_sync_job/{job_id}/_check_in{query}",
                          headers=headers)
+
+    def stats(self, job_id, body=None, *, query="", headers=None, raw=None):
+        """`_stats` with `body` as JSON (STATS by default), or with `raw` bytes as they are."""
+        path = f"/_connector/_sync_job/{job_id}/_stats{query}"
+        if raw is None:
+            return self.call("PUT", path, STATS if body is None else body, headers=headers)
+        self.sent += 1
+        return self.http.request("PUT", self.url + path, body=raw,
+                                 headers={"X-Opaque-Id": f"call-{self.sent}", **(headers or {})})
 
     def claimed_job(self, api, connector_id):
         """A job this service claimed, so the serving process remembers its version."""
@@ -451,3 +466,134 @@ def test_a_read_whose_answer_never_came_in_time_is_a_503(
         assert service.es_calls(answer) == 1  # the read: a timeout is never sent again
         assert updates_of(relay, job_id) == []
     assert stored(es, job_id)["_seq_no"] == before["_seq_no"]
+
+
+def test_a_workers_stats_are_answered_on_the_event_loop_as_the_app_answers_them(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        job_id = service.claimed_job(api, connector)
+        before = stored(es, job_id)
+        on_loop = service.stats(job_id)
+        after_loop = stored(es, job_id)
+        on_thread = service.stats(job_id, {**STATS, "indexed_document_count": 20},
+                                  query="?human=false")
+        after_thread = stored(es, job_id)
+
+        assert on_loop.status == 200 and json.loads(on_loop.data) == {"result": "updated"}
+        assert comparable(on_loop) == comparable(on_thread)
+        assert (service.served_on(on_loop), service.served_on(on_thread)) == (
+            "event_loop", "app_thread")
+        line = service.access_line(on_loop)
+        assert line["connector_service"]["route"] == "/_connector/_sync_job/<job_id>/_stats"
+        assert service.es_calls(on_loop) == service.es_calls(on_thread) == 1  # one update each
+    # One guarded write each, of the counts and `last_seen`.
+    assert after_loop["_seq_no"] == before["_seq_no"] + 1
+    assert after_thread["_seq_no"] == after_loop["_seq_no"] + 1
+    job = after_loop["_source"]
+    assert (job["indexed_document_count"], job["indexed_document_volume"],
+            job["deleted_document_count"], job["metadata"]) == (12, 3, 0, {})
+    assert job["last_seen"] > before["_source"]["last_seen"]
+    assert after_thread["_source"]["indexed_document_count"] == 20
+    changed = {"last_seen", "indexed_document_count", "indexed_document_volume",
+               "deleted_document_count", "metadata"}
+    assert {key: value for key, value in job.items() if key not in changed} \
+        == {key: value for key, value in before["_source"].items() if key not in changed}
+
+
+def test_stats_for_a_job_claimed_elsewhere_are_read_and_written_on_the_event_loop(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        first_job, second_job = claimed_elsewhere(api, connector), claimed_elsewhere(api, connector)
+        on_loop = service.stats(first_job)
+        again = service.stats(first_job, {**STATS, "indexed_document_count": 13})
+        on_thread = service.stats(second_job, query="?human=false")
+
+        assert on_loop.status == again.status == 200
+        assert comparable(on_loop) == comparable(on_thread)
+        assert (service.served_on(on_loop), service.served_on(on_thread)) == (
+            "event_loop", "app_thread")
+        assert service.es_calls(on_loop) == service.es_calls(on_thread) == 2  # a read, an update
+        assert service.served_on(again) == "event_loop" and service.es_calls(again) == 1
+    assert stored(es, first_job)["_source"]["indexed_document_count"] == 13
+
+
+# Bodies the loop leaves to the app: compressed (the app decodes them), or anything the app
+# refuses. Each is answered as the same body sent with `?human=false` is.
+LEFT_TO_THE_APP = {
+    "gzip": (gzip.compress(json.dumps(STATS).encode()),
+             {"Content-Type": "application/json", "Content-Encoding": "gzip"}, 200),
+    "text/plain": (json.dumps(STATS).encode(), {"Content-Type": "text/plain"}, 406),
+    "no body": (b"", {"Content-Type": "application/json"}, 400),
+    "broken JSON": (b'{"indexed_document_count": 1,', {"Content-Type": "application/json"}, 400),
+    "an array": (b"[]", {"Content-Type": "application/json"}, 400),
+    "unknown field": (json.dumps({**STATS, "worker": "w"}).encode(),
+                      {"Content-Type": "application/json"}, 400),
+    "missing count": (json.dumps({"indexed_document_count": 1}).encode(),
+                      {"Content-Type": "application/json"}, 400),
+    "negative count": (json.dumps({**STATS, "deleted_document_count": -1}).encode(),
+                       {"Content-Type": "application/json"}, 400),
+    "bad last_seen": (json.dumps({**STATS, "last_seen": "yesterday"}).encode(),
+                      {"Content-Type": "application/json"}, 400),
+    "metadata a string": (json.dumps({**STATS, "metadata": "m"}).encode(),
+                          {"Content-Type": "application/json"}, 400),
+}
+
+
+def test_a_stats_body_the_loop_cannot_take_as_it_stands_is_answered_by_the_app(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        job_id = service.claimed_job(api, connector)
+        for name, (raw, headers, status) in LEFT_TO_THE_APP.items():
+            version = stored(es, job_id)["_seq_no"]
+            first = service.stats(job_id, raw=raw, headers=headers)
+            written = stored(es, job_id)["_seq_no"] - version
+            again = service.stats(job_id, raw=raw, headers=headers, query="?human=false")
+
+            assert first.status == status, (name, first.data)
+            assert comparable(first) == comparable(again), name
+            assert service.served_on(first) == "app_thread", name
+            assert written == (1 if status == 200 else 0), name
+        with_body = service.call("PUT", f"/_connector/_sync_job/{job_id}/_check_in", {})
+        assert with_body.status == 400 and service.served_on(with_body) == "app_thread"
+        assert "does not support having a body" in json.loads(with_body.data)["error"]["reason"]
+
+
+def sized(answer: tuple) -> tuple:
+    status, headers, body = answer
+    return status, headers, re.sub(rb"\d+ bytes long", b"<n> bytes long", body)
+
+
+def test_stats_that_would_grow_a_job_past_its_bound_are_refused_after_one_read(
+        elasticsearch_url, tmp_path, api, es, connector):
+    job_id = claimed_elsewhere(api, connector)
+    size = len(json.dumps(stored(es, job_id)["_source"], separators=(",", ":")))
+    version = stored(es, job_id)["_seq_no"]
+    with served(elasticsearch_url, tmp_path, env={"MAX_DOCUMENT_BYTES": str(size + 200)}) \
+            as service:
+        growing = {**STATS, "metadata": {"notes": "x" * 400}}
+        refused = service.stats(job_id, growing)
+        on_thread = service.stats(job_id, growing, query="?human=false")
+        fits = service.stats(job_id, {**STATS, "metadata": {"notes": "short"}})
+
+        assert refused.status == 400
+        assert "MAX_DOCUMENT_BYTES" in json.loads(refused.data)["error"]["reason"]
+        # The size named differs by the digits of `last_seen`'s fraction (3 to 6).
+        assert sized(comparable(refused)) == sized(comparable(on_thread))
+        assert service.served_on(refused) == "app_thread"
+        assert service.es_calls(refused) == 1  # the loop's read, met by the app
+        assert fits.status == 200 and service.served_on(fits) == "event_loop"
+    after = stored(es, job_id)
+    assert after["_seq_no"] == version + 1 and after["_source"]["metadata"] == {"notes": "short"}
+
+
+def test_stats_that_lost_a_race_keep_the_other_writers_metadata(
+        elasticsearch_url, tmp_path, api, es, connector):
+    with served(elasticsearch_url, tmp_path) as service:
+        job_id = service.claimed_job(api, connector)
+        es.update(index=SYNC_JOBS_INDEX, id=job_id, doc={"metadata": {"by": "other"}})
+        answer = service.stats(job_id, {**STATS, "metadata": {"from": "worker"}})
+
+        assert answer.status == 200 and json.loads(answer.data) == {"result": "updated"}
+        assert service.served_on(answer) == "app_thread"
+        assert service.es_calls(answer) == 3  # the loop's conflicting update, a read, an update
+    assert stored(es, job_id)["_source"]["metadata"] == {"by": "other", "from": "worker"}

@@ -1,6 +1,10 @@
 """Which requests the front may answer on its event loop (app.api.loop_routes), decided from the
-ASGI scope alone: only a heartbeat the app would answer with nothing but its route. No node:
-the app is built against a closed port and never asked to call it."""
+ASGI scope and the body alone: only a heartbeat the app would answer with nothing but its
+route. No node: the app is built against a closed port and never asked to call it."""
+
+import asyncio
+import gzip
+import json
 
 import pytest
 
@@ -24,12 +28,15 @@ def scope(path=f"/_connector/_sync_job/{JOB}/_check_in", method="PUT", query=b""
             "headers": [(name.lower().encode(), value.encode()) for name, value in headers]}
 
 
-def test_the_heartbeat_is_the_one_route_declared_for_the_loop():
+def test_the_two_heartbeats_are_the_routes_declared_for_the_loop():
     routes = loop_routes()
-    assert list(routes.handlers) == ["sync_jobs.check_in_sync_job"]
+    assert sorted(routes.handlers) == ["sync_jobs.check_in_sync_job",
+                                       "sync_jobs.set_sync_job_stats"]
     assert routes.methods == {"PUT"}
     rule, args = routes.route(scope())
     assert rule.rule == "/_connector/_sync_job/<job_id>/_check_in" and args == {"job_id": JOB}
+    rule, args = routes.route(scope(path=f"/_connector/_sync_job/{JOB}/_stats"))
+    assert rule.rule == "/_connector/_sync_job/<job_id>/_stats" and args == {"job_id": JOB}
 
 
 @pytest.mark.parametrize("request_scope", [
@@ -83,3 +90,60 @@ def test_with_api_keys_only_a_configured_key_is_answered_on_the_loop(headers, le
 def test_with_the_cluster_deciding_callers_nothing_is_answered_on_the_loop():
     routes = loop_routes(AUTH_MODE="elasticsearch")
     assert routes.lets_through(scope()["headers"]) is False
+
+
+# What the connectors framework sends every 10 s while a sync runs.
+STATS = {"indexed_document_count": 12, "indexed_document_volume": 3,
+         "deleted_document_count": 0, "metadata": {}}
+JSON = (("Content-Type", "application/json"),)
+
+
+def stats_body(routes, raw: bytes, headers=JSON):
+    schema = routes.body_schemas["sync_jobs.set_sync_job_stats"]
+    return routes.loaded_body(schema, scope(headers=headers)["headers"], raw)
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/json", "application/json; charset=UTF-8", "Application/JSON",
+    "application/vnd.elasticsearch+json; compatible-with=8",
+])
+def test_a_stats_body_is_loaded_on_the_loop_as_the_views_schema_loads_it(content_type):
+    routes = loop_routes()
+    loaded = stats_body(routes, json.dumps({**STATS, "last_seen": "2026-12-06T10:00:00Z"}).encode(),
+                        headers=(("Content-Type", content_type),))
+    assert loaded == {**STATS, "last_seen": "2026-12-06T10:00:00.000Z"}
+
+
+@pytest.mark.parametrize("raw, headers", [
+    (gzip.compress(json.dumps(STATS).encode()), JSON + (("Content-Encoding", "gzip"),)),
+    (json.dumps(STATS).encode(), JSON + (("Content-Encoding", "identity"),)),
+    (json.dumps(STATS).encode(), (("Content-Type", "text/plain"),)),
+    (json.dumps(STATS).encode(), ()),
+    (json.dumps(STATS).encode(), JSON + JSON),
+    (b"", JSON),
+    (b"  \n", JSON),
+    (b"{", JSON),
+    (b"null", JSON),
+    (b"[1]", JSON),
+    (json.dumps({**STATS, "extra": 1}).encode(), JSON),
+    (json.dumps({"indexed_document_count": 1}).encode(), JSON),
+    (json.dumps({**STATS, "deleted_document_count": "many"}).encode(), JSON),
+    (json.dumps({**STATS, "last_seen": "yesterday"}).encode(), JSON),
+    (json.dumps({**STATS, "metadata": "x"}).encode(), JSON),
+    (json.dumps({**STATS, "metadata": {"deep": [[]] * 1000}}).encode(), JSON),
+], ids=["gzip", "identity encoding", "text/plain", "no content type", "two content types",
+        "empty", "blank", "broken json", "null", "array", "unknown field", "missing counts",
+        "string count", "bad last_seen", "metadata not an object", "many brackets"])
+def test_a_stats_body_the_app_would_refuse_or_must_decode_goes_to_the_thread(raw, headers):
+    assert stats_body(loop_routes(), raw, headers) is None
+
+
+def test_a_stats_body_past_max_body_bytes_goes_to_the_thread():
+    raw = json.dumps(STATS).encode()
+    assert stats_body(loop_routes(MAX_BODY_BYTES=len(raw) - 1), raw) is None
+    assert stats_body(loop_routes(MAX_BODY_BYTES=len(raw)), raw) == STATS
+
+
+def test_a_body_sent_to_a_route_that_takes_none_goes_to_the_thread():
+    answer = asyncio.run(loop_routes().serve(scope(headers=JSON), observed=None, body=b"{}"))
+    assert answer is None
