@@ -7,8 +7,10 @@ a thread blocked on the node (docs/benchmark.md, "The change of shape, priced").
 that the app would answer 200 with nothing more than its route: no query string (so no
 `pretty`, `filter_path` or unknown parameter), no `Origin` (no CORS or cross-origin check), a
 `Host` the service answers to, a path without percent-escapes whose ids Elasticsearch accepts,
-a caller the auth mode lets through without asking the cluster (AUTH_MODE=none, or a key or
-user of AUTH_API_KEYS or AUTH_BASIC_USERS), and a body as the view's `@rest` contract takes it:
+a caller the auth mode lets through without asking the cluster (AUTH_MODE=none, a key or user
+of AUTH_API_KEYS or AUTH_BASIC_USERS, or with AUTH_MODE=elasticsearch a caller the cluster
+authenticated within AUTH_CACHE_SECONDS whose remembered privileges the route's requirement
+accepts), and a body as the view's `@rest` contract takes it:
 none for a route without a body schema; for one with, a JSON body (one JSON Content-Type, no
 Content-Encoding, within MAX_BODY_BYTES, not nested deep enough to need walking) that the
 schema loads as it stands. Its answer is the one the app gives: the route's JSON through the
@@ -25,8 +27,10 @@ from werkzeug.routing import RequestRedirect
 from app.api.limits import MAX_ID_BYTES
 from app.api.requests import JSON_MEDIA_TYPES, may_nest_too_deep, parse_json
 from app.auth.callers import static_credentials_accepted
+from app.auth.cluster import identity_of, remembered_caller_meets
 from app.auth.modes import STATIC_MODES
 from app.auth.origins import host_header_allowed
+from app.auth.privileges import requirement_for
 from app.exceptions import RestError
 from app.observability import requests
 from app.schemas.loading import load_body
@@ -84,9 +88,11 @@ class LoopRoutes:
         if scope.get("query_string"):
             return None
         match = self.route(scope)
-        if match is None or not self.lets_through(scope["headers"]):
+        if match is None:
             return None
         rule, args = match
+        if not self.lets_through(scope["headers"], requirement_for(scope["method"], rule.endpoint)):
+            return None
         schema = self.body_schemas[rule.endpoint]
         if schema is not None:
             loaded = self.loaded_body(schema, scope["headers"], body)
@@ -169,10 +175,11 @@ class LoopRoutes:
     def host_allowed(self, host: str | None) -> bool:
         return host_header_allowed(host, self.app.config["ALLOWED_HOSTS"])
 
-    def lets_through(self, headers) -> bool:
+    def lets_through(self, headers, requirement=None) -> bool:
         """Whether the app's before-request checks would let these headers through as they are:
-        no Origin, an allowed Host, a caller the auth mode accepts without the cluster."""
-        hosts, authorization = [], []
+        no Origin, an allowed Host, a caller the auth mode accepts without the cluster (with
+        AUTH_MODE=elasticsearch: remembered, and holding what `requirement` asks)."""
+        hosts, authorization, run_as = [], [], []
         for name, value in headers:
             if name == b"origin":
                 return False
@@ -180,6 +187,8 @@ class LoopRoutes:
                 hosts.append(value.decode("latin-1"))
             elif name == b"authorization":
                 authorization.append(value.decode("latin-1"))
+            elif name == b"es-security-runas-user":
+                run_as.append(value.decode("latin-1"))
         config = self.app.config
         if not self.host_allowed(",".join(hosts) if hosts else None):
             return False
@@ -187,7 +196,14 @@ class LoopRoutes:
         mode = resolved.decided() if resolved is not None else None
         if mode == "none":
             return True
-        if mode in STATIC_MODES and len(authorization) == 1:
+        if len(authorization) != 1:
+            return False
+        if mode in STATIC_MODES:
             return static_credentials_accepted(mode, authorization[0], config["AUTH_API_KEYS"],
                                                config["AUTH_BASIC_USERS"])
-        return False
+        remembered = self.app.extensions.get("remembered_callers")
+        if mode != "elasticsearch" or remembered is None or len(run_as) > 1:
+            return False
+        identity = identity_of({"Authorization": authorization[0],
+                                "es-security-runas-user": run_as[0] if run_as else ""})
+        return remembered_caller_meets(remembered, identity, requirement)

@@ -111,6 +111,15 @@ def identity_of(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: headers[name] for name in IDENTITY_HEADERS if headers.get(name)}
 
 
+def remembered_caller_meets(remembered: RememberedCallers, identity: Mapping[str, str],
+                            requirement: Requirement | None) -> bool:
+    """Whether a caller with this identity is remembered (so `authenticated_caller` would not
+    ask the cluster) and holds what `requirement` asks; decided without Flask
+    (app.api.loop_routes), anything else is left to the app to decide and answer."""
+    caller = remembered.get(remembered.key(identity))
+    return caller is not None and (requirement is None or requirement.met_by(caller.privileges))
+
+
 def authenticated_caller(security: ClusterSecurity, remembered: RememberedCallers,
                          headers: Mapping[str, str]) -> Caller:
     """The caller the cluster recognises in `headers`; CallerNotAuthenticated (401) if none,

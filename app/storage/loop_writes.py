@@ -1,5 +1,5 @@
 """A guarded partial update, and the read before it, sent from the event loop for the
-worker's heartbeat.
+worker's heartbeats (`_check_in`, `_stats`).
 
 A heartbeat served on an app thread spends most of its CPU on the hand-off to the thread, on
 Flask's request machinery and on a thread blocked on the node's answer (docs/benchmark.md, "The

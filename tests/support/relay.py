@@ -12,10 +12,13 @@ free loopback port that passes requests to the node and its answers back, except
   the same request again, and the caller gets the second answer (as when Elasticsearch resends
   a write to a promoted replica that already holds it).
 
-Nothing here answers for Elasticsearch: every request reaches the real node.
+Nothing here answers for Elasticsearch: every request reaches the real node. A node served over
+https (`ca_certs` its CA) is reached over TLS while the relay itself speaks plain HTTP, as a
+cluster behind a TLS-terminating proxy is reached.
 """
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -25,9 +28,12 @@ REQUEST_LINE_LIMIT = 65536
 class FaultyRelay:
     def __init__(self, node_url: str, *, lose_answer: Callable[[str, str], bool] = lambda m, p: False,
                  hold_seconds: float = 0.0, repeat: Callable[[str, str], bool] = lambda m, p: False,
-                 drop_request: Callable[[str, str], bool] = lambda m, p: False):
-        host, port = node_url.removeprefix("http://").rstrip("/").split(":")
+                 drop_request: Callable[[str, str], bool] = lambda m, p: False,
+                 ca_certs: str | None = None):
+        scheme, _, address = node_url.rstrip("/").partition("://")
+        host, port = address.split(":")
         self.node = (host, int(port))
+        self.tls = ssl.create_default_context(cafile=ca_certs) if scheme == "https" else None
         self.lose_answer = lose_answer
         self.repeat = repeat
         self.drop_request = drop_request
@@ -90,7 +96,14 @@ class FaultyRelay:
 
 
     def _send(self, request: bytes, method: str) -> tuple[bytes, bytes] | None:
-        with socket.create_connection(self.node) as upstream:
+        connection = socket.create_connection(self.node)
+        try:
+            upstream = (self.tls.wrap_socket(connection, server_hostname=self.node[0])
+                        if self.tls else connection)
+        except BaseException:
+            connection.close()
+            raise
+        with upstream:
             upstream.sendall(request)
             return read_message(upstream.makefile("rb"), response_to=method)
 

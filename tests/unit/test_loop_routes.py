@@ -10,6 +10,8 @@ import pytest
 
 from app import create_app
 from app.api.loop_routes import LoopRoutes
+from app.auth.cluster import Caller, identity_of
+from app.auth.privileges import requirement_for
 
 JOB = "AGBVYIg0xy8CHxZ-yLX5"
 KEY = "aGVhcnRiZWF0LWtleTpzZWNyZXQ="
@@ -87,9 +89,52 @@ def test_with_api_keys_only_a_configured_key_is_answered_on_the_loop(headers, le
     assert routes.lets_through(scope(headers=headers)["headers"]) is let_through
 
 
-def test_with_the_cluster_deciding_callers_nothing_is_answered_on_the_loop():
+def test_with_the_cluster_deciding_callers_one_it_never_authenticated_goes_to_the_thread():
     routes = loop_routes(AUTH_MODE="elasticsearch")
     assert routes.lets_through(scope()["headers"]) is False
+    assert routes.lets_through(scope(headers=[("Authorization", WORKER)])["headers"],
+                               requirement_for("PUT", CHECK_IN)) is False
+
+
+WORKER = "Basic d29ya2VyOnNlY3JldA=="
+CHECK_IN = "sync_jobs.check_in_sync_job"
+
+
+def remembering(routes, authorization: str, privileges: dict, run_as: str = "") -> LoopRoutes:
+    """`routes` whose app remembers a caller as the cluster described it."""
+    callers = routes.app.extensions["remembered_callers"]
+    identity = identity_of({"Authorization": authorization, "es-security-runas-user": run_as})
+    callers.remember(callers.key(identity), Caller(
+        username="worker", roles=("connector_worker",), kind="user", api_key_id=None,
+        privileges=privileges))
+    return routes
+
+
+@pytest.mark.parametrize("headers, privileges, let_through", [
+    ((("Authorization", WORKER),), {"manage_connector": True}, True),
+    ((("Authorization", WORKER),), {"manage": True}, True),
+    ((("Authorization", WORKER),), {"monitor_connector": True}, False),  # the app's 403
+    ((("Authorization", WORKER), ("Authorization", WORKER)), {"manage_connector": True}, False),
+    ((("Authorization", WORKER), ("es-security-runas-user", "other")),
+     {"manage_connector": True}, False),  # another identity: the cluster is asked
+    ((("Authorization", "Basic b3RoZXI6c2VjcmV0"),), {"manage_connector": True}, False),
+], ids=["manage_connector", "manage", "monitor only", "two headers", "run as", "another caller"])
+def test_with_the_cluster_deciding_only_a_remembered_caller_who_may_write_stays_on_the_loop(
+        headers, privileges, let_through):
+    routes = remembering(loop_routes(AUTH_MODE="elasticsearch"), WORKER, privileges)
+    assert routes.lets_through(scope(headers=headers)["headers"],
+                               requirement_for("PUT", CHECK_IN)) is let_through
+
+
+def test_a_caller_remembered_with_run_as_is_that_identity_only():
+    routes = remembering(loop_routes(AUTH_MODE="elasticsearch"), WORKER,
+                         {"manage_connector": True}, run_as="other")
+    requirement = requirement_for("PUT", CHECK_IN)
+    assert routes.lets_through(scope(headers=[("Authorization", WORKER),
+                                              ("es-security-runas-user", "other")])["headers"],
+                               requirement) is True
+    assert routes.lets_through(scope(headers=[("Authorization", WORKER)])["headers"],
+                               requirement) is False
 
 
 # What the connectors framework sends every 10 s while a sync runs.
