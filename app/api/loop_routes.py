@@ -30,7 +30,7 @@ from app.auth.callers import static_credentials_accepted
 from app.auth.cluster import identity_of, remembered_caller_meets
 from app.auth.modes import STATIC_MODES
 from app.auth.origins import host_header_allowed
-from app.auth.privileges import requirement_for
+from app.auth.privileges import Requirement, requirement_for
 from app.exceptions import RestError
 from app.observability import requests
 from app.schemas.loading import load_body
@@ -175,10 +175,11 @@ class LoopRoutes:
     def host_allowed(self, host: str | None) -> bool:
         return host_header_allowed(host, self.app.config["ALLOWED_HOSTS"])
 
-    def lets_through(self, headers, requirement=None) -> bool:
+    def lets_through(self, headers, requirement: Requirement | None) -> bool:
         """Whether the app's before-request checks would let these headers through as they are:
         no Origin, an allowed Host, a caller the auth mode accepts without the cluster (with
-        AUTH_MODE=elasticsearch: remembered, and holding what `requirement` asks)."""
+        AUTH_MODE=elasticsearch: remembered, and holding what the route's `requirement` asks;
+        None only for a route that authentication alone opens)."""
         hosts, authorization, run_as = [], [], []
         for name, value in headers:
             if name == b"origin":

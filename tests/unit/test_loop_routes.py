@@ -14,6 +14,9 @@ from app.auth.cluster import Caller, identity_of
 from app.auth.privileges import requirement_for
 
 JOB = "AGBVYIg0xy8CHxZ-yLX5"
+CHECK_IN = "sync_jobs.check_in_sync_job"
+# What a heartbeat asks of a caller the cluster authenticated (AUTH_MODE=elasticsearch).
+HEARTBEAT_NEEDS = requirement_for("PUT", CHECK_IN)
 KEY = "aGVhcnRiZWF0LWtleTpzZWNyZXQ="
 
 
@@ -73,7 +76,7 @@ def test_a_path_too_long_to_remember_is_matched_all_the_same_and_not_kept():
 def test_only_what_the_apps_checks_would_let_through_as_it_is_stays_on_the_loop(
         headers, let_through):
     routes = loop_routes(ALLOWED_HOSTS=["svc.example"])
-    assert routes.lets_through(scope(headers=headers)["headers"]) is let_through
+    assert routes.lets_through(scope(headers=headers)["headers"], HEARTBEAT_NEEDS) is let_through
 
 
 @pytest.mark.parametrize("headers, let_through", [
@@ -86,18 +89,17 @@ def test_only_what_the_apps_checks_would_let_through_as_it_is_stays_on_the_loop(
 ], ids=["key", "key spaced", "wrong key", "wrong scheme", "two headers", "none"])
 def test_with_api_keys_only_a_configured_key_is_answered_on_the_loop(headers, let_through):
     routes = loop_routes(AUTH_MODE="api_key", AUTH_API_KEYS=[KEY])
-    assert routes.lets_through(scope(headers=headers)["headers"]) is let_through
+    assert routes.lets_through(scope(headers=headers)["headers"], HEARTBEAT_NEEDS) is let_through
 
 
 def test_with_the_cluster_deciding_callers_one_it_never_authenticated_goes_to_the_thread():
     routes = loop_routes(AUTH_MODE="elasticsearch")
-    assert routes.lets_through(scope()["headers"]) is False
+    assert routes.lets_through(scope()["headers"], HEARTBEAT_NEEDS) is False
     assert routes.lets_through(scope(headers=[("Authorization", WORKER)])["headers"],
-                               requirement_for("PUT", CHECK_IN)) is False
+                               HEARTBEAT_NEEDS) is False
 
 
 WORKER = "Basic d29ya2VyOnNlY3JldA=="
-CHECK_IN = "sync_jobs.check_in_sync_job"
 
 
 def remembering(routes, authorization: str, privileges: dict, run_as: str = "") -> LoopRoutes:
@@ -123,18 +125,17 @@ def test_with_the_cluster_deciding_only_a_remembered_caller_who_may_write_stays_
         headers, privileges, let_through):
     routes = remembering(loop_routes(AUTH_MODE="elasticsearch"), WORKER, privileges)
     assert routes.lets_through(scope(headers=headers)["headers"],
-                               requirement_for("PUT", CHECK_IN)) is let_through
+                               HEARTBEAT_NEEDS) is let_through
 
 
 def test_a_caller_remembered_with_run_as_is_that_identity_only():
     routes = remembering(loop_routes(AUTH_MODE="elasticsearch"), WORKER,
                          {"manage_connector": True}, run_as="other")
-    requirement = requirement_for("PUT", CHECK_IN)
     assert routes.lets_through(scope(headers=[("Authorization", WORKER),
                                               ("es-security-runas-user", "other")])["headers"],
-                               requirement) is True
+                               HEARTBEAT_NEEDS) is True
     assert routes.lets_through(scope(headers=[("Authorization", WORKER)])["headers"],
-                               requirement) is False
+                               HEARTBEAT_NEEDS) is False
 
 
 # What the connectors framework sends every 10 s while a sync runs.
